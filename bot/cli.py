@@ -1,0 +1,96 @@
+"""`nst-bot` command line: the bot, its executors, migrations and operator commands.
+
+Each subcommand imports its implementation lazily, so `nst-bot migrate` or `nst-bot jobs`
+never pull in torch or discord.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from bot.settings import Settings, get_settings
+
+TOKEN_HELP = """\
+nst-bot: DISCORD_TOKEN is not set.
+
+To get one:
+  1. Open https://discord.com/developers/applications and create an application.
+  2. In "Bot", press "Reset Token" and copy the token.
+  3. Put it in .env (copy .env.example first):  DISCORD_TOKEN=your-token
+  4. Invite the bot with the OAuth2 URL generator: scopes "bot" and "applications.commands";
+     permissions: Send Messages, Embed Links, Attach Files, Read Message History.
+Then run `make run` again. See README.md, "Create the Discord application".
+"""
+
+
+def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.token:
+        print(TOKEN_HELP, file=sys.stderr)
+        return 2
+    from bot.runner import run
+
+    return run(settings, executors=args.executors)
+
+
+def _cmd_executor(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.executor.worker import main as executor_main
+
+    return executor_main(settings, worker_id=args.worker_id, once=args.once)
+
+
+def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.store.migrate import migrate
+
+    migrate(settings.database_url, revision=args.revision)
+    return 0
+
+
+def _cmd_ops(name: str) -> Callable[[argparse.Namespace, Settings], int]:
+    def handler(args: argparse.Namespace, settings: Settings) -> int:
+        from bot import ops
+
+        return getattr(ops, name)(args, settings)
+
+    return handler
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="nst-bot", description=__doc__.splitlines()[0])
+    parser.add_argument("--db", help="database URL (default: DATABASE_URL from settings)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the Discord bot, its executors and the web endpoint")
+    p.add_argument("--executors", type=int, default=None, help="executor processes to supervise")
+    p.set_defaults(handler=_cmd_run)
+
+    p = sub.add_parser("executor", help="run one GPU executor process")
+    p.add_argument("--worker-id", default=None, help="stable id for this executor")
+    p.add_argument("--once", action="store_true", help="exit when the queue is empty")
+    p.set_defaults(handler=_cmd_executor)
+
+    p = sub.add_parser("migrate", help="apply database migrations")
+    p.add_argument("revision", nargs="?", default="head")
+    p.set_defaults(handler=_cmd_migrate)
+
+    try:
+        from bot import ops
+    except ImportError:  # operator commands not available in this build
+        return parser
+    ops.add_subcommands(sub, _cmd_ops)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `nst-bot` console script."""
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    if args.db:
+        settings = settings.model_copy(update={"database_url": args.db})
+    return args.handler(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
