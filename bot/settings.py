@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 
@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     discord_api_base: str = DEFAULT_API_BASE
     discord_gateway_url: str | None = None
     discord_dev_guild_id: int | None = None
-    owner_ids: list[int] = Field(default_factory=list)
+    owner_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
 
     # Storage
     database_url: str = "sqlite+aiosqlite:///data/nst-bot.db"
@@ -57,8 +57,8 @@ class Settings(BaseSettings):
     @classmethod
     def _split_ids(cls, value: object) -> object:
         # Allow OWNER_IDS=1,2,3 as well as a JSON list.
-        if isinstance(value, str) and not value.strip().startswith("["):
-            return [int(part) for part in value.replace(" ", "").split(",") if part]
+        if isinstance(value, str):
+            return [int(part) for part in value.strip("[] ").replace(" ", "").split(",") if part]
         if isinstance(value, int):
             return [value]
         return value
