@@ -1,5 +1,7 @@
 """Settings are typed, read from the environment, and never leak the token."""
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -41,3 +43,28 @@ def test_invalid_values_are_refused(monkeypatch, tmp_path):
     monkeypatch.setenv("EXECUTORS", "-1")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_env_example_documents_every_setting():
+    example = (Path(__file__).parents[2] / ".env.example").read_text()
+    for name in Settings.model_fields:
+        assert f"{name.upper()}=" in example, f"{name.upper()} missing from .env.example"
+
+
+def test_run_without_token_explains_how_to_get_one(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(Path(__file__).parents[2])},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "DISCORD_TOKEN is not set" in proc.stderr
+    assert "applications.commands" in proc.stderr
