@@ -1,0 +1,328 @@
+"""`FakeDiscord`: the aiohttp server, its world (users, guild, channels) and realism knobs."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import Any
+
+from aiohttp import web
+
+from . import rest
+from .events import InteractionsMixin
+from .faults import Faults, Injection, RateLimit, Reply
+from .gateway import GatewayHub
+from .messages import MessageStore
+from .payloads import (
+    DEFAULT_PERMISSIONS,
+    MANAGE_GUILD,
+    Snowflakes,
+    guild_payload,
+    member_payload,
+    text_channel_payload,
+    user_payload,
+)
+from .plumbing import API_PREFIX, endpoint, serve_cdn
+from .records import RecordedCall, StoredMessage
+from .waiting import FakeDiscordError, Waiting
+
+__all__ = ["DEFAULT_TOKEN", "FakeDiscord", "FakeDiscordError"]
+DEFAULT_TOKEN = "fake-bot-token"
+
+
+class FakeDiscord(InteractionsMixin, Waiting):
+    """A Discord REST API v10 + gateway on 127.0.0.1 for the real discord.py client.
+
+    See the package docstring (`tests.fakediscord`) for the full API and examples.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str | None = DEFAULT_TOKEN,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token_ttl_s: float = 15 * 60,
+        ack_deadline_s: float | None = 3.0,
+        attachment_size_limit: int = 10 * 1024 * 1024,
+        heartbeat_interval_ms: int = 41250,
+        bot_name: str = "nst-bot",
+        control: bool = False,
+    ) -> None:
+        self.token = token
+        self.control = control  # serve the /_fake/ control endpoints (see control.py)
+        self.host, self.port = host, port
+        self.token_ttl_s = token_ttl_s
+        self.ack_deadline_s = ack_deadline_s
+        self.attachment_size_limit = attachment_size_limit
+        self.ids = Snowflakes()
+        self.app_id = self.ids.next()
+        self.bot_user = user_payload(self.app_id, bot_name, bot=True)
+        self.users: dict[str, dict[str, Any]] = {self.app_id: self.bot_user}
+        self._by_name: dict[str, str] = {}
+        self.admins: set[str] = set()
+        self.guilds: dict[str, dict[str, Any]] = {}  # id -> {"name", "channels": [ids]}
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.dm_channels: dict[str, str] = {}  # user id -> DM channel id
+        self.forbidden_channels: dict[str, int] = {}  # channel id -> error code
+        self.closed_dms: set[str] = set()
+        self.commands: dict[str, dict[str, Any]] = {}  # global, by name
+        self.guild_commands: dict[str, dict[str, dict[str, Any]]] = {}
+        self.calls: list[RecordedCall] = []
+        self.unknown_calls: list[RecordedCall] = []
+        self.faults = Faults()
+        self.gateway = GatewayHub(self, heartbeat_interval_ms)
+        self.store = MessageStore(self.ids, "http://unstarted", attachment_size_limit)
+        self._background: set[asyncio.Future[Any]] = set()
+        self._runner: web.AppRunner | None = None
+        InteractionsMixin.__init__(self)
+        Waiting.__init__(self)
+
+        self.owner = self.add_user("owner")
+        self.guild_id = self.add_guild("Fake Guild", owner_id=self.owner["id"])
+        self.channel_id = self.guilds[self.guild_id]["channels"][0]
+        self.alice = self.add_user("alice")
+        self.bob = self.add_user("bob")
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> FakeDiscord:
+        self._changed = asyncio.Event()
+        app = web.Application(client_max_size=256 * 1024 * 1024)
+        app.router.add_get("/gateway", self.gateway.handle)
+        app.router.add_get("/cdn/attachments/{id}/{filename}", self._cdn)
+        app.router.add_get("/cdn/attachments/{id}", self._cdn)
+        for method, path, handler in rest.routes(self):
+            app.router.add_route(method, API_PREFIX + path, endpoint(self, handler, path))
+        if self.control:
+            from .control import add_control_routes
+
+            add_control_routes(app, self)
+        app.router.add_route("*", "/{tail:.*}", endpoint(self, None, ""))
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.store.http_base = self.http_base
+        return self
+
+    async def stop(self) -> None:
+        for fut in self._watched:
+            fut.cancel()
+        await self.gateway.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeDiscord:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def http_base(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The REST base for discord.py's `Route.BASE` / DISCORD_API_BASE."""
+        return self.http_base + API_PREFIX
+
+    @property
+    def gateway_url(self) -> str:
+        """The websocket URL for `DiscordWebSocket.DEFAULT_GATEWAY` / DISCORD_GATEWAY_URL."""
+        return f"ws://{self.host}:{self.port}/gateway"
+
+    def env(self) -> dict[str, str]:
+        """Environment for a bot in another process (`nst-bot run`)."""
+        env = {"DISCORD_API_BASE": self.base_url, "DISCORD_GATEWAY_URL": self.gateway_url}
+        if self.token:
+            env["DISCORD_TOKEN"] = self.token
+        return env
+
+    # -- the world ---------------------------------------------------------------------------
+    def add_user(self, name: str, *, admin: bool = False) -> dict[str, Any]:
+        """Create a guild member named `name` (admin → Manage Server); returns the user payload."""
+        if name in self._by_name:
+            return self.users[self._by_name[name]]
+        user = user_payload(self.ids.next(), name)
+        self.users[user["id"]] = user
+        self._by_name[name] = user["id"]
+        if admin:
+            self.admins.add(user["id"])
+        return user
+
+    def user(self, who: str | dict[str, Any] | int | None) -> dict[str, Any]:
+        """Resolve a user given as name, id, or payload (None → alice)."""
+        if who is None:
+            return self.alice
+        if isinstance(who, dict):
+            return self.users.setdefault(str(who["id"]), who)
+        key = str(who)
+        if key in self.users:
+            return self.users[key]
+        return self.add_user(key)
+
+    def permissions_of(self, user_id: str) -> int:
+        if user_id in self.admins or user_id == self.owner["id"]:
+            return DEFAULT_PERMISSIONS | MANAGE_GUILD
+        return DEFAULT_PERMISSIONS
+
+    def add_guild(self, name: str, *, owner_id: str | None = None) -> str:
+        """A guild with one text channel "general"; announced to a connected bot."""
+        gid = self.ids.next()
+        self.guilds[gid] = {"name": name, "owner_id": owner_id or self.owner["id"], "channels": []}
+        self.add_channel("general", guild_id=gid)
+        if self.gateway.connected and self.gateway.current is not None:
+            task = asyncio.ensure_future(
+                self.gateway._dispatch_to(
+                    self.gateway.current, "GUILD_CREATE", self.guild_create_payload(gid)
+                )
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        return gid
+
+    def add_channel(self, name: str, *, guild_id: str | None = None) -> str:
+        gid = guild_id or self.guild_id
+        cid = self.ids.next()
+        position = len(self.guilds[gid]["channels"])
+        self.channels[cid] = text_channel_payload(cid, gid, name, position)
+        self.guilds[gid]["channels"].append(cid)
+        return cid
+
+    def guild_create_payload(self, gid: str) -> dict[str, Any]:
+        g = self.guilds[gid]
+        members = [member_payload(u) for u in self.users.values()]
+        chans = [self.channels[c] for c in g["channels"]]
+        return guild_payload(gid, g["name"], g["owner_id"], chans, members)
+
+    def forbid_channel(self, channel_id: str, code: int = 50001) -> None:
+        """Refuse the bot's messages there: 403 with 50001 Missing Access or 50013."""
+        self.forbidden_channels[str(channel_id)] = code
+
+    def close_dms(self, user: str | dict[str, Any]) -> None:
+        """The user accepts no DMs: sending answers 403, code 50007."""
+        self.closed_dms.add(self.user(user)["id"])
+
+    def dm_channel(self, user: str | dict[str, Any]) -> str:
+        uid = self.user(user)["id"]
+        if uid not in self.dm_channels:
+            cid = self.ids.next()
+            self.dm_channels[uid] = cid
+            self.channels[cid] = {"id": cid, "type": 1, "recipients": [self.users[uid]]}
+        return self.dm_channels[uid]
+
+    def add_attachment(
+        self,
+        data: bytes,
+        filename: str,
+        content_type: str | None = None,
+        declared_size: int | None = None,
+        *,
+        delay_s: float = 0.0,
+        chunk_delay_s: float = 0.0,
+        fail_status: int | None = None,
+        send_length: bool = True,
+    ) -> dict[str, Any]:
+        """Serve bytes from the fake CDN; returns the attachment payload for `slash` options.
+
+        `content_type` defaults to a guess from the filename and `declared_size` to the real
+        size; both may lie. `delay_s`/`chunk_delay_s` slow the download, `fail_status` answers
+        e.g. 404 instead, `send_length=False` omits Content-Length (chunked).
+        """
+        return self.store.register_file(
+            data,
+            filename,
+            content_type,
+            declared_size,
+            delay_s=delay_s,
+            chunk_delay_s=chunk_delay_s,
+            fail_status=fail_status,
+            send_length=send_length,
+        )
+
+    # -- realism knobs -----------------------------------------------------------------------
+    def inject(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+    ) -> Injection:
+        """Answer the next `times` calls to `method path` (regex over the REST-relative path)
+        with `status`/`body`. A 429 gets retry-after headers when `body` has `retry_after`."""
+        hdrs = dict(headers or {})
+        if status == 429:
+            hdrs.setdefault("Via", "1.1 google")
+            given = dict(body or {})
+            retry = float(given.get("retry_after", 0.05))
+            body = {"message": "You are being rate limited.", "retry_after": retry, "global": False}
+            body.update(given)
+            hdrs.setdefault("Retry-After", str(max(1, round(retry))))
+            hdrs.setdefault("X-RateLimit-Remaining", "0")
+            hdrs.setdefault("X-RateLimit-Limit", "5")
+            hdrs.setdefault("X-RateLimit-Reset-After", str(retry))
+            hdrs.setdefault("X-RateLimit-Reset", f"{time.time() + retry:.3f}")
+            hdrs.setdefault("X-RateLimit-Bucket", "fake-injected")
+        inj = Injection(method.upper(), re.compile(path), Reply(status, body, hdrs), times)
+        self.faults.injections.append(inj)
+        return inj
+
+    def rate_limit(
+        self,
+        method: str,
+        path: str,
+        *,
+        limit: int,
+        window_s: float,
+        per_path: bool = True,
+        is_global: bool = False,
+        advertise: bool = True,
+    ) -> RateLimit:
+        """Allow `limit` calls per `window_s` to `method path` (regex); more answer 429.
+
+        Buckets are per distinct path unless `per_path=False`. With `advertise=False` successes
+        carry no X-RateLimit headers, so discord.py cannot pre-empt and really gets 429s.
+        """
+        rl = RateLimit(
+            method.upper(), re.compile(path), limit, window_s, per_path, is_global, advertise
+        )
+        self.faults.rate_limits.append(rl)
+        return rl
+
+    # -- reading the message store -----------------------------------------------------------
+    @property
+    def messages(self) -> dict[str, StoredMessage]:
+        return self.store.messages
+
+    def channel_messages(self, channel_id: str | None = None) -> list[StoredMessage]:
+        """Live messages posted in a channel (default: general), oldest first."""
+        cid = str(channel_id or self.channel_id)
+        return [m for m in self.messages.values() if m.channel_id == cid and not m.deleted]
+
+    def dm_messages(self, user: str | dict[str, Any]) -> list[StoredMessage]:
+        uid = self.user(user)["id"]
+        cid = self.dm_channels.get(uid)
+        return self.channel_messages(cid) if cid else []
+
+    # -- gateway controls --------------------------------------------------------------------
+    async def wait_ready(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until a bot has identified (or resumed) and its websocket is open."""
+        await self.gateway.wait_connected(timeout)
+
+    async def disconnect(self, code: int = 4000) -> None:
+        """Drop the bot's websocket; discord.py then RESUMEs (see `gateway.resumes`)."""
+        await self.gateway.disconnect(code)
+
+    async def reconnect(self) -> None:
+        """Ask the bot to reconnect (op 7)."""
+        await self.gateway.reconnect()
+
+    async def _cdn(self, request: web.Request) -> web.StreamResponse:
+        return await serve_cdn(self, request)
