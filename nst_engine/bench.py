@@ -1,0 +1,338 @@
+"""Engine benchmark: per-step time vs pastiche, time to quality, and the conv floor.
+
+    python -m nst_engine.bench [--section per-step|quality|floor ...] [--sizes 128 256 384 512]
+
+Each per-step measurement runs in its own subprocess so its peak memory (RSS, or CUDA peak
+allocation) is that of one engine at one size. Prints markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+IMAGES = Path(__file__).resolve().parents[1].parent / "shared" / "images"
+PAIRS = (("tubingen", "starry_night"), ("golden_gate", "the_scream"))
+TARGETS = {"tubingen": (1.13, 0.196), "golden_gate": (0.44, 0.300)}
+SECTIONS = ("per-step", "quality", "floor")
+
+
+def _images_dir(arg: str | None) -> Path:
+    for cand in (arg, os.environ.get("NST_BENCH_IMAGES"), IMAGES, "/work/shared/images"):
+        if cand and (Path(cand) / "tubingen.jpg").is_file():
+            return Path(cand)
+    sys.exit("bench: reference images not found; pass --images DIR (needs tubingen.jpg, ...)")
+
+
+def _peak_mb(device: str) -> float:
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _sync(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def child_engine(size: int, steps: int, device: str, images: Path) -> dict:
+    """Seconds per L-BFGS step / evaluation of this engine at one size (single scale)."""
+    import torch
+    from PIL import Image
+
+    from nst_engine import transfer
+    from nst_engine.convert import to_tensor
+    from nst_engine.device import configure, select_device
+    from nst_engine.lbfgs import LBFGS
+    from nst_engine.losses import Objective
+    from nst_engine.vgg import CONTENT_LAYERS, load_encoder
+
+    dev = select_device(device)
+    configure(dev)
+    enc = load_encoder("caffe", dev)
+    content = Image.open(images / "tubingen.jpg").convert("RGB")
+    style = Image.open(images / "starry_night.jpg").convert("RGB")
+    w, h = transfer.work_size(*content.size, size)
+    c = to_tensor(content.resize((w, h), Image.Resampling.LANCZOS), dev)
+    target = transfer._style_target(enc, [(style, 1.0, "s")], (w, h), 1.0, None, "", dev, None)
+    with torch.no_grad():
+        feats = enc(c, CONTENT_LAYERS)
+    obj = Objective(
+        enc,
+        feats,
+        target,
+        content_weight=1.0,
+        style_weight=transfer.STYLE_WEIGHT,
+        tv_weight=transfer.TV_WEIGHT,
+    )
+    cl = dev.type == "cuda"
+
+    def func(flat):
+        leaf = flat.detach().view(1, 3, h, w).requires_grad_()
+        parts = obj(leaf.contiguous(memory_format=torch.channels_last) if cl else leaf)
+        parts.total.backward()
+        return float(parts.total), leaf.grad.reshape(-1)
+
+    opt = LBFGS(func, c, history=transfer.HISTORY, first_step=transfer.FIRST_STEP)
+    opt.step()  # warm-up (allocator, oneDNN/cuDNN kernel choice)
+    _sync(device)
+    evals0, times = opt.evals, []
+    for _ in range(steps):
+        t = time.perf_counter()
+        opt.step()
+        _sync(device)
+        times.append(time.perf_counter() - t)
+    evals = opt.evals - evals0
+    return {
+        "w": w,
+        "h": h,
+        "step_s": statistics.median(times),
+        "eval_s": sum(times) / max(1, evals),
+        "peak_mb": _peak_mb(device),
+    }
+
+
+def child_pastiche(size: int, steps: int, device: str, images: Path) -> dict:
+    """Seconds per step of pastiche's own L-BFGS loop (one evaluation per step)."""
+    from pastiche.pastiche import PasticheArtist
+
+    artist = PasticheArtist(
+        str(images / "tubingen.jpg"),
+        [str(images / "starry_night.jpg")],
+        size=size,
+        device="cuda" if device.startswith("cuda") else "cpu",
+    )
+    artist.draw()
+    _sync(device)
+    times = []
+    for _ in range(steps):
+        t = time.perf_counter()
+        artist.draw()
+        _sync(device)
+        times.append(time.perf_counter() - t)
+    h, w = artist.content_size
+    step = statistics.median(times)
+    return {"w": w, "h": h, "step_s": step, "eval_s": step, "peak_mb": _peak_mb(device)}
+
+
+def _run_child(kind: str, size: int, args) -> dict:
+    cmd = [
+        sys.executable,
+        "-m",
+        "nst_engine.bench",
+        "--child",
+        kind,
+        "--size",
+        str(size),
+        "--steps",
+        str(args.steps),
+        "--threads",
+        str(args.threads),
+        "--images",
+        str(args.images),
+    ]
+    if args.device:
+        cmd += ["--device", args.device]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench child {kind} {size} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def section_per_step(args) -> tuple[str, dict]:
+    rows = [
+        "| size (w×h) | engine s/step | engine s/eval | engine peak MB | pastiche s/step "
+        "| pastiche peak MB | pastiche ÷ engine (per eval) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    measured = {}
+    for size in args.sizes:
+        ours = _run_child("engine", size, args)
+        theirs = _run_child("pastiche", size, args)
+        measured[size] = (ours, theirs)
+        rows.append(
+            f"| {size} ({ours['w']}×{ours['h']}) | {ours['step_s']:.3f} | {ours['eval_s']:.3f} "
+            f"| {ours['peak_mb']:.0f} | {theirs['step_s']:.3f} | {theirs['peak_mb']:.0f} "
+            f"| {theirs['step_s'] / ours['eval_s']:.2f}× |"
+        )
+        print(rows[-1], file=sys.stderr, flush=True)
+    return "\n".join(rows), measured
+
+
+def section_quality(args, pastiche_512: float | None) -> str:
+    from PIL import Image
+
+    from nst_engine.metrics import score
+    from nst_engine.transfer import stylize
+
+    if pastiche_512 is None:
+        pastiche_512 = _run_child("pastiche", 512, args)["step_s"]
+    budget = pastiche_512 * 1000
+    rows = [
+        f"1000 single-scale pastiche L-BFGS steps at 512 px: {pastiche_512:.3f} s × 1000 = "
+        f"**{budget:.0f} s**; target ≤ 1/8 = **{budget / 8:.0f} s**.",
+        "",
+        "| pair | wall s | ÷ 1000 steps | steps | evals | content ≤ target | style ≤ target "
+        "| meets |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c_name, s_name in PAIRS:
+        content = Image.open(args.images / f"{c_name}.jpg").convert("RGB")
+        style = Image.open(args.images / f"{s_name}.jpg").convert("RGB")
+        t = time.perf_counter()
+        result = stylize(content, [style], size=512, preset=args.preset, device=args.device)
+        wall = time.perf_counter() - t
+        if args.save:
+            Path(args.save).mkdir(parents=True, exist_ok=True)
+            result.image.save(Path(args.save) / f"{c_name}__{s_name}.png")
+        m = score(result.image, content, style)
+        tc, ts = TARGETS[c_name]
+        ok = m.content <= tc and m.style <= ts and wall <= budget / 8
+        rows.append(
+            f"| {c_name} × {s_name} | {wall:.0f} | 1/{budget / wall:.1f} | {result.steps} "
+            f"| {result.evaluations} | {m.content:.3f} ≤ {tc} | {m.style:.3f} ≤ {ts} "
+            f"| {'yes' if ok else 'no'} |"
+        )
+        print(rows[-1], file=sys.stderr, flush=True)
+    return "\n".join(rows)
+
+
+def conv_flops(w: int, h: int, last: str = "relu5_1") -> float:
+    """FLOPs of one evaluation: forward + input-gradient backward of every conv up to `last`."""
+    from nst_engine.vgg import BLOCKS, LAYER_INDEX
+
+    total, cin = 0.0, 3
+    for b, n in enumerate(BLOCKS, start=1):
+        chans = 64 * 2 ** min(b - 1, 3)
+        for c in range(1, n + 1):
+            if LAYER_INDEX[f"conv{b}_{c}"] > LAYER_INDEX[last]:
+                return 2 * total
+            total += 2 * cin * chans * 9 * w * h
+            cin = chans
+        w, h = w // 2, h // 2
+    return 2 * total
+
+
+def measure_conv_gflops(device: str) -> float:
+    """Sustained GFLOP/s of a VGG-like 3×3 convolution (forward) on this machine."""
+    import torch
+    import torch.nn.functional as F
+
+    dev = device or "cpu"
+    x = torch.randn(1, 128, 96, 128, device=dev)
+    wt = torch.randn(128, 128, 3, 3, device=dev)
+    flops = 2 * 128 * 128 * 9 * 96 * 128
+    with torch.no_grad():
+        for _ in range(2):
+            F.conv2d(x, wt, padding=1)
+        _sync(dev)
+        best = float("inf")
+        for _ in range(5):
+            t = time.perf_counter()
+            for _ in range(3):
+                F.conv2d(x, wt, padding=1)
+            _sync(dev)
+            best = min(best, (time.perf_counter() - t) / 3)
+    return flops / best / 1e9
+
+
+def section_floor(args, measured: dict) -> str:
+    from PIL import Image
+
+    from nst_engine.transfer import work_size
+
+    gflops = measure_conv_gflops(args.device or "cpu")
+    size0 = Image.open(args.images / "tubingen.jpg").size
+    rows = [
+        f"Measured 3×3 conv throughput: **{gflops:.1f} GFLOP/s**.",
+        "",
+        "| size (w×h) | GFLOP per eval | floor s/eval | engine s/eval | engine ÷ floor |",
+        "|---|---|---|---|---|",
+    ]
+    for size in args.sizes:
+        w, h = work_size(*size0, size)
+        flops = conv_flops(w, h) / 1e9
+        floor = flops / gflops
+        ours = measured.get(size, (None,))[0]
+        ratio = f"{ours['eval_s'] / floor:.2f}×" if ours else "–"
+        eng = f"{ours['eval_s']:.3f}" if ours else "–"
+        rows.append(f"| {size} ({w}×{h}) | {flops:.1f} | {floor:.3f} | {eng} | {ratio} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="nst_engine.bench", description=__doc__.split("\n")[0])
+    p.add_argument("--section", action="append", choices=SECTIONS, help="default: all")
+    p.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 384, 512])
+    p.add_argument("--steps", type=int, default=5, help="timed steps per per-step measurement")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--device", default=None, help="cpu, cuda (default: auto)")
+    p.add_argument("--preset", default="standard")
+    p.add_argument("--images", default=None, help="folder with the reference images")
+    p.add_argument("--save", default=None, help="folder to save the quality outputs in")
+    p.add_argument("--out", default=None, help="also write the markdown to this file")
+    p.add_argument("--child", choices=("engine", "pastiche"), help=argparse.SUPPRESS)
+    p.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    args.images = _images_dir(args.images)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if args.device is None:
+        from nst_engine.device import select_device
+
+        args.device = str(select_device(None))
+    if args.child:
+        fn = child_engine if args.child == "engine" else child_pastiche
+        print(json.dumps(fn(args.size, args.steps, args.device, args.images)))
+        return 0
+
+    sections = args.section or list(SECTIONS)
+    load = os.getloadavg()
+    parts = [
+        f"## nst_engine benchmark — {platform.processor() or platform.machine()}, "
+        f"device {args.device}, {args.threads} threads, torch {torch.__version__}, "
+        f"load average at start {load[0]:.1f}"
+    ]
+    measured: dict = {}
+    if "per-step" in sections:
+        table, measured = section_per_step(args)
+        parts += ["", "### Per step (single scale, tubingen × starry_night)", "", table]
+    if "quality" in sections:
+        p512 = measured[512][1]["step_s"] if 512 in measured else None
+        parts += [
+            "",
+            f"### Time to quality (`{args.preset}` preset, 512 px)",
+            "",
+            section_quality(args, p512),
+        ]
+    if "floor" in sections:
+        parts += [
+            "",
+            "### Conv floor (forward + input-gradient convs up to conv5_1)",
+            "",
+            section_floor(args, measured),
+        ]
+    parts.append(f"\nload average at end {os.getloadavg()[0]:.1f}")
+    text = "\n".join(parts)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""`nst CONTENT STYLE [STYLE[:WEIGHT] ...] -o OUT`: style transfer from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+from pathlib import Path
+
+from nst_engine.errors import ImageError, NSTError
+from nst_engine.images import decode_image
+
+
+def _library_defaults() -> dict[str, object]:
+    from nst_engine.transfer import stylize
+
+    return {
+        name: p.default
+        for name, p in inspect.signature(stylize).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+
+
+def _split_style(spec: str) -> tuple[str, float]:
+    """'path' or 'path:weight' (a path that itself contains ':' still works)."""
+    path, sep, weight = spec.rpartition(":")
+    if sep and path and not Path(spec).exists():
+        try:
+            value = float(weight)
+        except ValueError:
+            return spec, 1.0
+        if value <= 0:
+            raise ValueError(f"style weight must be positive in {spec!r}")
+        return path, value
+    return spec, 1.0
+
+
+def _parser(defaults: dict[str, object]) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="nst",
+        description="Neural style transfer (Gatys et al.): VGG19 features, L-BFGS on the pixels.",
+    )
+    p.add_argument("content", help="content image")
+    p.add_argument("styles", nargs="+", metavar="STYLE[:WEIGHT]", help="style image(s), weighted")
+    p.add_argument("-o", "--output", required=True, help="output file (PNG)")
+    p.add_argument("-s", "--size", type=int, help=f"long side in px ({defaults['size']})")
+    p.add_argument(
+        "-p",
+        "--preset",
+        choices=("fast", "standard", "high"),
+        help=f"quality/speed ({defaults['preset']})",
+    )
+    p.add_argument(
+        "--strength",
+        type=float,
+        dest="style_strength",
+        help=f"style strength 0.1-10 ({defaults['style_strength']})",
+    )
+    p.add_argument(
+        "--preserve-colors", action="store_true", default=None, help="keep the content's colours"
+    )
+    p.add_argument(
+        "--init", choices=("content", "noise", "blend"), help=f"starting image ({defaults['init']})"
+    )
+    p.add_argument("--seed", type=int, help="random seed (reproducible on one device)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, mps (auto)")
+    p.add_argument(
+        "--weights", help=f"caffe, torchvision or a state-dict path ({defaults['weights']})"
+    )
+    p.add_argument("--optimizer", choices=("lbfgs", "adam"), help="(lbfgs)")
+    p.add_argument("--style-scale", type=float, help="style size relative to the output (1.0)")
+    p.add_argument("--bf16", action="store_true", default=None, help="bf16 VGG passes (CUDA)")
+    p.add_argument(
+        "--save-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also save the image every N steps as OUT-stepN.png",
+    )
+    p.add_argument("--threads", type=int, help="CPU threads for torch")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _read(path: str) -> object:
+    data = Path(path).read_bytes()
+    try:
+        return decode_image(data)
+    except ImageError as exc:
+        raise ImageError(exc.code, f"{path}: {exc.message}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 2 bad input, 1 engine failure)."""
+    defaults = _library_defaults()
+    args = _parser(defaults).parse_args(argv)
+    try:
+        content = _read(args.content)
+        styles = []
+        for spec in args.styles:
+            path, weight = _split_style(spec)
+            styles.append((_read(path), weight))
+    except ImageError as exc:
+        print(f"nst: {exc.message}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"nst: cannot read {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"nst: {exc}", file=sys.stderr)
+        return 2
+
+    import torch
+    from tqdm import tqdm
+
+    from nst_engine.transfer import stylize
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    names = (
+        "size",
+        "preset",
+        "style_strength",
+        "preserve_colors",
+        "init",
+        "seed",
+        "device",
+        "weights",
+        "optimizer",
+        "style_scale",
+        "bf16",
+    )
+    kwargs = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    out = Path(args.output)
+    bar = None if args.quiet else tqdm(total=1, unit="step", dynamic_ncols=True, file=sys.stderr)
+
+    def on_progress(p) -> None:
+        if p.preview is not None:
+            p.preview.save(out.with_name(f"{out.stem}-step{p.step}.png"))
+        if bar is not None:
+            bar.total = p.total_steps
+            bar.n = p.step
+            eta = f"{p.eta_s:.0f}s" if p.eta_s is not None else "?"
+            bar.set_postfix_str(f"scale {p.scale}/{p.scales} loss {p.loss:.4g} eta {eta}")
+
+    try:
+        result = stylize(
+            content, styles, callback=on_progress, preview_every=max(0, args.save_every), **kwargs
+        )
+    except (ValueError, NSTError) as exc:
+        if bar is not None:
+            bar.close()
+        print(f"nst: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ValueError) else 1
+    except KeyboardInterrupt:
+        return 130
+    if bar is not None:
+        bar.close()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.image.save(out, format="PNG" if out.suffix.lower() in ("", ".png") else None)
+    for note in result.notes:
+        print(f"nst: note: {note}", file=sys.stderr)
+    if not args.quiet:
+        w, h = result.image.size
+        print(
+            f"wrote {out} ({w}x{h}, {result.steps} steps, {result.elapsed_s:.1f}s on "
+            f"{result.device})",
+            file=sys.stderr,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Content, style (normalised Gram) and total-variation losses, and the style-target cache."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+
+
+def gram(feat: torch.Tensor) -> torch.Tensor:
+    """Gram matrix F Fᵀ / (H·W) of a (1, C, H, W) map, always computed in fp32."""
+    _, c, h, w = feat.shape
+    x = feat.reshape(c, h * w).float()
+    return (x @ x.t()).div_(h * w)
+
+
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between neighbouring pixels (x in [0, 1])."""
+    dx = x[..., :, 1:] - x[..., :, :-1]
+    dy = x[..., 1:, :] - x[..., :-1, :]
+    return dx.square().mean() + dy.square().mean()
+
+
+@dataclass
+class StyleTarget:
+    """Per-layer Gram targets and their squared norms (for scale-invariant losses)."""
+
+    grams: dict[str, torch.Tensor]
+    norms: dict[str, torch.Tensor]
+
+    @classmethod
+    def from_grams(cls, grams: Mapping[str, torch.Tensor]) -> StyleTarget:
+        grams = dict(grams)
+        return cls(grams, {k: g.square().sum().clamp_min(1e-12) for k, g in grams.items()})
+
+    @staticmethod
+    def blend(targets: Sequence[tuple[StyleTarget, float]]) -> StyleTarget:
+        """Weighted mean of several targets.
+
+        For squared Gram losses Σ wᵢ‖G − Gᵢ‖² equals ‖G − Σ wᵢGᵢ‖² plus a constant (Σ wᵢ = 1),
+        so blending targets gives the same gradients as summing losses, for one comparison.
+        """
+        total = sum(w for _, w in targets)
+        layers = targets[0][0].grams.keys()
+        grams = {layer: sum(t.grams[layer] * (w / total) for t, w in targets) for layer in layers}
+        return StyleTarget.from_grams(grams)
+
+
+@dataclass
+class LossParts:
+    total: torch.Tensor
+    content: float
+    style: float
+    tv: float
+
+
+class Objective:
+    """Weighted content + style + TV loss of an image against fixed targets.
+
+    content = ‖F(x) − F(c)‖² / ‖F(c)‖² (per content layer, averaged);
+    style = mean over layers of ‖G(x) − T‖² / ‖T‖² — each layer contributes equally and
+    neither term depends on the image size.
+    """
+
+    def __init__(
+        self,
+        encoder: torch.nn.Module,
+        content_feats: Mapping[str, torch.Tensor],
+        style: StyleTarget,
+        *,
+        content_weight: float,
+        style_weight: float,
+        tv_weight: float,
+        layer_weights: Mapping[str, float] | None = None,
+        autocast: Callable[[], object] | None = None,
+    ) -> None:
+        self.encoder = encoder
+        self.content = {k: v.detach().float() for k, v in content_feats.items()}
+        self.content_norm = {k: v.square().sum().clamp_min(1e-12) for k, v in self.content.items()}
+        self.style = style
+        self.content_weight = content_weight
+        self.style_weight = style_weight
+        self.tv_weight = tv_weight
+        lw = layer_weights or {}
+        raw = {k: float(lw.get(k, 1.0)) for k in style.grams}
+        norm = sum(raw.values())
+        self.layer_weights = {k: v / norm for k, v in raw.items()}
+        self.layers = tuple(self.content) + tuple(k for k in style.grams if k not in self.content)
+        self.autocast = autocast
+
+    def __call__(self, x: torch.Tensor) -> LossParts:
+        if self.autocast is not None:
+            with self.autocast():
+                feats = self.encoder(x, self.layers)
+        else:
+            feats = self.encoder(x, self.layers)
+        content = x.new_zeros((), dtype=torch.float32)
+        for layer, target in self.content.items():
+            diff = feats[layer].float() - target
+            content = content + diff.square().sum() / self.content_norm[layer]
+        content = content / max(1, len(self.content))
+        style = x.new_zeros((), dtype=torch.float32)
+        for layer, target in self.style.grams.items():
+            g = gram(feats[layer])
+            style = style + self.layer_weights[layer] * (
+                (g - target).square().sum() / self.style.norms[layer]
+            )
+        tv = total_variation(x.float()) if self.tv_weight > 0 else x.new_zeros(())
+        c = self.content_weight * content
+        s = self.style_weight * style
+        t = self.tv_weight * tv
+        total = c + s + t
+        return LossParts(total, float(c.detach()), float(s.detach()), float(t.detach()))
+
+
+def image_key(img: Image.Image) -> str:
+    """Content hash of an image's pixels (mode and size included)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{img.mode}:{img.size}".encode())
+    h.update(img.tobytes())
+    return h.hexdigest()
+
+
+class TargetCache:
+    """Bounded LRU of Gram targets keyed by (style hash, size, layers, weights, device...)."""
+
+    def __init__(self, maxsize: int = 32) -> None:
+        self.maxsize = maxsize
+        self._items: OrderedDict[tuple, dict[str, torch.Tensor]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get_or_compute(
+        self, key: tuple, compute: Callable[[], dict[str, torch.Tensor]]
+    ) -> dict[str, torch.Tensor]:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+            self.misses += 1
+        value = compute()
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+style_cache = TargetCache()

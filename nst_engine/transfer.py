@@ -1,0 +1,393 @@
+"""`stylize`: multi-scale Gatys style transfer (VGG19 features, L-BFGS on the pixels)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from nst_engine import color
+from nst_engine.convert import scaled_size, to_image, to_tensor
+from nst_engine.device import available_memory_bytes, configure, is_oom, select_device
+from nst_engine.errors import Cancelled, OutOfMemoryError
+from nst_engine.lbfgs import LBFGS
+from nst_engine.losses import Objective, StyleTarget, gram, image_key, style_cache
+from nst_engine.presets import MIN_LONG_SIDE, Preset, get_preset, pyramid
+from nst_engine.results import Progress, StylizeResult
+from nst_engine.vgg import CONTENT_LAYERS, STYLE_LAYERS, VGGEncoder, load_encoder
+
+# Defaults of the objective (tuned with nst_engine.metrics on the reference pairs).
+CONTENT_WEIGHT = 1.0
+STYLE_WEIGHT = 10.0
+TV_WEIGHT = 1.0
+LAYER_WEIGHTS: dict[str, float] | None = None  # None: every style layer contributes equally
+FIRST_STEP = 0.05  # largest pixel change of the first (gradient-descent) L-BFGS step
+HISTORY = 32
+MIN_SHORT_SIDE = 32  # relu5_1 sees 1/16 of the input; keep its map at least 2 px wide
+BYTES_PER_PIXEL = 3200  # measured-ish: VGG activations + grads + L-BFGS history, fp32
+INITS = ("content", "noise", "blend")
+OPTIMIZERS = ("lbfgs", "adam")
+
+StyleSpec = Image.Image | tuple[Image.Image, float]
+
+
+def _styles(styles: Sequence[StyleSpec]) -> list[tuple[Image.Image, float]]:
+    if isinstance(styles, Image.Image):
+        styles = [styles]
+    out = []
+    for spec in styles:
+        img, weight = spec if isinstance(spec, tuple) else (spec, 1.0)
+        if not (weight > 0 and math.isfinite(weight)):
+            raise ValueError(f"style weights must be positive numbers, got {weight!r}")
+        out.append((img.convert("RGB"), float(weight)))
+    if not out:
+        raise ValueError("at least one style image is needed")
+    return out
+
+
+def work_size(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """Working (w, h) for a pyramid level: long side as asked, short side ≥ MIN_SHORT_SIDE."""
+    w, h = scaled_size(width, height, long_side)
+    if min(w, h) < MIN_SHORT_SIDE:
+        factor = MIN_SHORT_SIDE / min(w, h)
+        w, h = max(MIN_SHORT_SIDE, round(w * factor)), max(MIN_SHORT_SIDE, round(h * factor))
+    return w, h
+
+
+def estimate_bytes(width: int, height: int) -> int:
+    """Rough peak memory of optimising a width×height image."""
+    return width * height * BYTES_PER_PIXEL + 200 * 2**20
+
+
+class _Adam:
+    """Adam on the pixels with the same stepping interface as `LBFGS`."""
+
+    def __init__(self, func, x0: torch.Tensor, lr: float = 0.02) -> None:
+        self.func, self.x = func, x0.detach().clone().reshape(-1)
+        self.opt = torch.optim.Adam([self.x], lr=lr)
+        self.evals = self.iterations = 0
+        self.f, self.g = self._eval()
+
+    def _eval(self):
+        self.evals += 1
+        f, g = self.func(self.x)
+        return float(f), g.reshape(-1)
+
+    def step(self) -> bool:
+        self.x.grad = self.g
+        self.opt.step()
+        self.iterations += 1
+        self.f, self.g = self._eval()
+        return True
+
+
+def _style_target(
+    encoder: VGGEncoder,
+    styles: list[tuple[Image.Image, float, str]],
+    size: tuple[int, int],
+    style_scale: float,
+    content_small: torch.Tensor | None,
+    content_key: str,
+    dev: torch.device,
+    autocast,
+) -> StyleTarget:
+    pixels = size[0] * size[1] * style_scale**2
+    targets = []
+    for img, weight, key in styles:
+        long_side = max(1, round(math.sqrt(pixels * max(img.size) / min(img.size))))
+        sw, sh = work_size(*img.size, long_side)
+        cache_key = (key, (sw, sh), STYLE_LAYERS, encoder.source, encoder.pooling, str(dev))
+        cache_key += (content_key, bool(autocast))
+
+        def compute(img=img, sw=sw, sh=sh) -> dict[str, torch.Tensor]:
+            s = to_tensor(img.resize((sw, sh), Image.Resampling.LANCZOS), dev)
+            if content_small is not None:
+                s = color.match_color(s, content_small)
+            with torch.no_grad(), autocast() if autocast else contextlib.nullcontext():
+                feats = encoder(s, STYLE_LAYERS)
+            with torch.no_grad():
+                return {k: gram(v) for k, v in feats.items()}
+
+        targets.append(
+            (StyleTarget.from_grams(style_cache.get_or_compute(cache_key, compute)), weight)
+        )
+    return targets[0][0] if len(targets) == 1 else StyleTarget.blend(targets)
+
+
+def _init_image(content: torch.Tensor, init: str, generator: torch.Generator) -> torch.Tensor:
+    if init == "content":
+        return content.clone()
+    noise = torch.rand(content.shape, generator=generator).to(content.device)
+    if init == "noise":
+        return noise
+    return (0.5 * content + 0.5 * noise).clamp_(0, 1)  # blend
+
+
+def stylize(
+    content: Image.Image,
+    styles: Sequence[StyleSpec],
+    *,
+    size: int = 512,
+    preset: str = "standard",
+    style_strength: float = 1.0,
+    preserve_colors: bool = False,
+    init: str = "content",
+    seed: int | None = None,
+    device: str | None = None,
+    weights: str = "caffe",
+    bf16: bool = False,
+    callback: Callable[[Progress], None] | None = None,
+    preview_every: int = 0,
+    should_stop: Callable[[], bool] | None = None,
+    optimizer: str = "lbfgs",
+    style_scale: float = 1.0,
+    tv_weight: float | None = None,
+) -> StylizeResult:
+    """Render `content` in the style of `styles` (images or (image, weight) pairs).
+
+    `size` is the long side of the output; `preset` picks the coarse-to-fine pyramid and the
+    per-scale budgets; `style_strength` multiplies the default style/content balance
+    (0.1–10). Raises `Cancelled` within one evaluation of `should_stop()` turning true, and
+    `OutOfMemoryError` only when even the smallest size does not fit.
+    """
+    t0 = time.perf_counter()
+    if not 0.1 <= style_strength <= 10:
+        raise ValueError("style_strength must be between 0.1 and 10")
+    if not 0.1 <= style_scale <= 4:
+        raise ValueError("style_scale must be between 0.1 and 4")
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(INITS)}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
+    if size < 16:
+        raise ValueError("size must be at least 16 px")
+    plan_preset = get_preset(preset)
+    content = content.convert("RGB")
+    style_list = _styles(styles)
+    dev = select_device(device)
+    configure(dev)
+    encoder = load_encoder(weights, dev)
+    notes: list[str] = []
+    autocast = None
+    if bf16 and dev.type in ("cuda", "cpu"):
+
+        def autocast():
+            return torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
+
+    elif bf16:
+        notes.append(f"bf16 is not supported on {dev.type}; used fp32")
+
+    size = _fit_memory(content, size, dev, notes)
+    generator = torch.Generator().manual_seed(
+        seed if seed is not None else int(torch.randint(0, 2**62, (1,)))
+    )
+    keyed_styles = [(img, w, image_key(img)) for img, w in style_list]
+    content_key = image_key(content) if preserve_colors else ""
+    run = _Run(
+        encoder,
+        plan_preset,
+        dev,
+        autocast,
+        callback,
+        preview_every,
+        should_stop,
+        t0,
+        optimizer,
+        tv_weight if tv_weight is not None else TV_WEIGHT,
+        STYLE_WEIGHT * style_strength,
+    )
+    plan = pyramid(size, len(plan_preset.iterations))
+    budgets = list(plan_preset.iterations[-len(plan) :])
+    x: torch.Tensor | None = None
+    i = 0
+    while i < len(plan):
+        w, h = work_size(*content.size, plan[i])
+        c = to_tensor(content.resize((w, h), Image.Resampling.LANCZOS), dev)
+        try:
+            target = _style_target(
+                encoder,
+                keyed_styles,
+                (w, h),
+                style_scale,
+                c if preserve_colors else None,
+                content_key,
+                dev,
+                autocast,
+            )
+            start = _init_image(c, init, generator) if x is None else _upsample(x, w, h)
+            x = run.scale(i, plan, budgets, c, target, start)
+        except Cancelled:
+            raise
+        except Exception as exc:
+            if not is_oom(exc):
+                raise
+            if dev.type == "cuda":
+                torch.cuda.empty_cache()
+            smaller = round(plan[i] / math.sqrt(2))
+            if smaller < MIN_LONG_SIDE:
+                raise OutOfMemoryError(
+                    f"out of memory even at {plan[i]} px on {dev.type}"
+                ) from None
+            notes.append(f"out of memory at {plan[i]} px; retried at {smaller} px")
+            plan = [*plan[:i], smaller]
+            budgets = [*budgets[:i], budgets[-1]]
+            continue
+        if preserve_colors and i == len(plan) - 1:
+            x = color.luminance_transfer(x.clamp(0, 1), c)
+        i += 1
+    assert x is not None
+    out = to_image(x)
+    want = scaled_size(*content.size, plan[-1])
+    if out.size != want:  # extreme aspect ratios are computed larger, then shrunk
+        out = out.resize(want, Image.Resampling.LANCZOS)
+    return StylizeResult(
+        image=out,
+        steps=run.steps,
+        elapsed_s=time.perf_counter() - t0,
+        device=str(dev),
+        notes=notes,
+        evaluations=run.evals,
+        sizes=run.sizes,
+        scale_steps=run.scale_steps,
+    )
+
+
+def _upsample(x: torch.Tensor, w: int, h: int) -> torch.Tensor:
+    return F.interpolate(x, size=(h, w), mode="bicubic", align_corners=False).clamp_(0, 1)
+
+
+def _fit_memory(content: Image.Image, size: int, dev: torch.device, notes: list[str]) -> int:
+    free = available_memory_bytes(dev)
+    if free is None:
+        return size
+    original = size
+    while size > MIN_LONG_SIDE and estimate_bytes(*work_size(*content.size, size)) > 0.8 * free:
+        size = round(size / math.sqrt(2))
+    if size != original:
+        notes.append(f"{original} px needs more memory than is free; used {size} px")
+    return size
+
+
+class _Run:
+    """State shared across the pyramid levels of one `stylize` call."""
+
+    def __init__(
+        self,
+        encoder,
+        preset: Preset,
+        dev,
+        autocast,
+        callback,
+        preview_every,
+        should_stop,
+        t0,
+        optimizer,
+        tv_weight,
+        style_weight,
+    ) -> None:
+        self.encoder, self.preset, self.dev, self.autocast = encoder, preset, dev, autocast
+        self.callback, self.preview_every, self.should_stop = callback, preview_every, should_stop
+        self.t0, self.optimizer = t0, optimizer
+        self.tv_weight, self.style_weight = tv_weight, style_weight
+        self.steps = self.evals = 0
+        self.sizes: list[tuple[int, int]] = []
+        self.scale_steps: list[int] = []
+
+    def scale(self, i, plan, budgets, c, target, start) -> torch.Tensor:
+        """Optimise one pyramid level from `start`; returns the accepted iterate."""
+        _, _, h, w = c.shape
+        self.sizes.append((w, h))
+        with torch.no_grad():
+            content_feats = self.encoder(c, CONTENT_LAYERS)
+        objective = Objective(
+            self.encoder,
+            content_feats,
+            target,
+            content_weight=CONTENT_WEIGHT,
+            style_weight=self.style_weight,
+            tv_weight=self.tv_weight,
+            layer_weights=LAYER_WEIGHTS,
+            autocast=self.autocast,
+        )
+        channels_last = self.dev.type == "cuda"
+        parts_at: dict[float, tuple[float, float, float]] = {}
+
+        def func(flat: torch.Tensor) -> tuple[float, torch.Tensor]:
+            if self.should_stop is not None and self.should_stop():
+                raise Cancelled("stopped on request")
+            leaf = flat.detach().view(1, 3, h, w).requires_grad_()
+            inp = leaf.contiguous(memory_format=torch.channels_last) if channels_last else leaf
+            parts = objective(inp)
+            loss = float(parts.total.detach())
+            if not math.isfinite(loss) and objective.autocast is not None:
+                objective.autocast = None  # bf16 misbehaved: fall back to fp32 for good
+                return func(flat)
+            parts.total.backward()
+            grad = leaf.grad
+            if not math.isfinite(loss) or not torch.isfinite(grad).all():
+                # Report a non-finite value so the line search backs off from this point.
+                return math.inf, torch.zeros_like(flat)
+            parts_at[loss] = (parts.content, parts.style, parts.tv)
+            if len(parts_at) > 64:
+                parts_at.pop(next(iter(parts_at)))
+            return loss, grad.reshape(-1)
+
+        budget = budgets[i]
+        if self.optimizer == "adam":
+            opt = _Adam(func, start)
+        else:
+            opt = LBFGS(func, start, history=HISTORY, first_step=FIRST_STEP)
+        scale_t0 = time.perf_counter()
+        losses = [opt.f]
+        p = self.preset
+        for k in range(1, budget + 1):
+            if not opt.step():
+                break
+            self.steps += 1
+            losses.append(opt.f)
+            stalled = k >= max(p.min_iterations, p.stall_window) and losses[
+                -p.stall_window - 1
+            ] - opt.f < p.stall_tol * abs(opt.f)
+            if opt.evals > 3 * budget:
+                stalled = True
+            remaining_here = 0 if stalled or k == budget else budget - k
+            total = self.steps + remaining_here + sum(budgets[i + 1 :])
+            per_iter = (time.perf_counter() - scale_t0) / k
+            eta = per_iter * remaining_here + sum(
+                per_iter * b * (plan[j] / plan[i]) ** 2
+                for j, b in enumerate(budgets[i + 1 :], start=i + 1)
+            )
+            self._report(i, plan, opt, parts_at, total, eta, h, w)
+            if stalled:
+                break
+        self.evals += opt.evals
+        self.scale_steps.append(opt.iterations)
+        return opt.x.view(1, 3, h, w).clamp(0, 1)
+
+    def _report(self, i, plan, opt, parts_at, total, eta, h, w) -> None:
+        if self.callback is None:
+            return
+        content, style, tv = parts_at.get(opt.f, (math.nan, math.nan, math.nan))
+        preview = None
+        if self.preview_every > 0 and self.steps % self.preview_every == 0:
+            preview = to_image(opt.x.view(1, 3, h, w))
+        self.callback(
+            Progress(
+                scale=i + 1,
+                scales=len(plan),
+                step=self.steps,
+                total_steps=total,
+                loss=opt.f,
+                content_loss=content,
+                style_loss=style,
+                tv_loss=tv,
+                elapsed_s=time.perf_counter() - self.t0,
+                eta_s=eta,
+                preview=preview,
+            )
+        )

@@ -1,0 +1,166 @@
+"""`stylize` end to end at tiny sizes: convergence, sizes, seeds, cancellation, styles, colour."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from nst_engine import Cancelled, Progress, StylizeResult, stylize
+from nst_engine.color import to_yiq
+from nst_engine.convert import to_tensor
+from nst_engine.lbfgs import LBFGS
+from nst_engine.losses import StyleTarget, style_cache
+
+
+def test_loss_decreases_and_progress_is_honest(content_img, style_img):
+    reports: list[Progress] = []
+    result = stylize(content_img, [style_img], size=64, preset="fast", callback=reports.append)
+    assert isinstance(result, StylizeResult)
+    assert reports, "callback never called"
+    assert reports[-1].loss < 0.5 * reports[0].loss
+    assert [p.step for p in reports] == list(range(1, len(reports) + 1))
+    assert result.steps == len(reports)
+    assert result.evaluations >= result.steps
+    assert reports[-1].total_steps == result.steps
+    assert all(p.eta_s is not None and p.eta_s >= 0 for p in reports)
+    last = reports[-1]
+    assert last.loss == pytest.approx(last.content_loss + last.style_loss + last.tv_loss, rel=1e-4)
+    assert result.device == "cpu"
+
+
+def test_output_keeps_aspect_ratio_and_requested_size(content_img, style_img):
+    portrait = content_img.transpose(0).rotate(90, expand=True)  # 192×256
+    result = stylize(portrait, [style_img], size=80, preset="fast")
+    assert result.image.size == (60, 80)
+    result = stylize(content_img, [style_img], size=72, preset="fast")
+    assert result.image.size == (72, 54)
+    assert result.image.mode == "RGB"
+
+
+def test_seed_makes_noise_init_reproducible(content_img, style_img):
+    kw = dict(size=64, preset="fast", init="noise")
+    a = np.asarray(stylize(content_img, [style_img], seed=7, **kw).image)
+    b = np.asarray(stylize(content_img, [style_img], seed=7, **kw).image)
+    c = np.asarray(stylize(content_img, [style_img], seed=8, **kw).image)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_should_stop_cancels_within_one_evaluation(content_img, style_img):
+    calls = 0
+
+    def should_stop() -> bool:
+        nonlocal calls
+        calls += 1
+        return calls >= 4
+
+    with pytest.raises(Cancelled):
+        stylize(content_img, [style_img], size=64, preset="fast", should_stop=should_stop)
+    assert calls == 4  # checked before each evaluation; none ran after it said stop
+
+
+def test_multi_style_blend(content_img, style_img, style_img2):
+    kw = dict(size=64, preset="fast")
+    one = np.asarray(stylize(content_img, [style_img], **kw).image, dtype=float)
+    two = np.asarray(stylize(content_img, [style_img2], **kw).image, dtype=float)
+    both = np.asarray(stylize(content_img, [(style_img, 1.0), (style_img2, 1.0)], **kw).image)
+    both = both.astype(float)
+    assert np.abs(both - one).mean() > 2 and np.abs(both - two).mean() > 2
+    with pytest.raises(ValueError, match="positive"):
+        stylize(content_img, [(style_img, 0.0)], **kw)
+
+
+def test_blended_targets_are_the_weighted_mean():
+    a = StyleTarget.from_grams({"relu1_1": torch.ones(2, 2)})
+    b = StyleTarget.from_grams({"relu1_1": torch.full((2, 2), 4.0)})
+    mixed = StyleTarget.blend([(a, 3.0), (b, 1.0)])
+    torch.testing.assert_close(mixed.grams["relu1_1"], torch.full((2, 2), 1.75))
+
+
+def test_preserve_colors_keeps_content_chroma(content_img, style_img):
+    kw = dict(size=64, preset="fast")
+    kept = stylize(content_img, [style_img], preserve_colors=True, **kw).image
+    free = stylize(content_img, [style_img], **kw).image
+    ref = to_yiq(to_tensor(content_img.resize(kept.size)))[:, 1:]
+    kept_err = (to_yiq(to_tensor(kept))[:, 1:] - ref).abs().mean().item()
+    free_err = (to_yiq(to_tensor(free))[:, 1:] - ref).abs().mean().item()
+    assert kept_err < 0.02
+    assert free_err > 2 * kept_err
+
+
+def test_previews_and_style_cache(content_img, style_img):
+    style_cache.clear()
+    previews = []
+    stylize(
+        content_img,
+        [style_img],
+        size=64,
+        preset="fast",
+        preview_every=5,
+        callback=lambda p: previews.append(p.preview) if p.preview is not None else None,
+    )
+    assert previews and all(p.size == (64, 48) for p in previews)
+    misses = style_cache.misses
+    stylize(content_img, [style_img], size=64, preset="fast")
+    assert style_cache.misses == misses and style_cache.hits >= 1
+
+
+def test_adam_option_reduces_loss(content_img, style_img):
+    reports: list[Progress] = []
+    stylize(
+        content_img, [style_img], size=64, preset="fast", optimizer="adam", callback=reports.append
+    )
+    assert reports[-1].loss < reports[0].loss
+
+
+def test_invalid_arguments(content_img, style_img):
+    with pytest.raises(ValueError, match="style_strength"):
+        stylize(content_img, [style_img], size=64, style_strength=20)
+    with pytest.raises(ValueError, match="preset"):
+        stylize(content_img, [style_img], size=64, preset="ultra")
+    with pytest.raises(ValueError, match="init"):
+        stylize(content_img, [style_img], size=64, init="zeros")
+
+
+def test_lbfgs_returns_accepted_iterates():
+    torch.manual_seed(0)
+    a = torch.randn(30, 30)
+    a = a @ a.t() + torch.eye(30)
+    b = torch.randn(30)
+    calls = 0
+
+    def quad(x):
+        nonlocal calls
+        calls += 1
+        x = x.detach().requires_grad_()
+        f = 0.5 * x @ a @ x - b @ x
+        f.backward()
+        return f.item(), x.grad
+
+    opt = LBFGS(quad, torch.zeros(30), first_step=0.1)
+    values = [opt.f]
+    for _ in range(60):
+        if not opt.step():
+            break
+        values.append(opt.f)
+        f_again, _ = quad(opt.x)  # the stored iterate really has the reported loss
+        calls -= 1
+        assert f_again == pytest.approx(opt.f, rel=1e-5, abs=1e-5)
+    assert all(b <= a + 1e-6 for a, b in itertools.pairwise(values))
+    assert opt.evals == calls
+    solution = torch.linalg.solve(a, b)
+    assert (opt.x - solution).abs().max() < 1e-2
+
+
+def test_size_is_capped_to_free_memory(content_img):
+    from nst_engine.transfer import _fit_memory, estimate_bytes, work_size
+
+    notes: list[str] = []
+    size = _fit_memory(content_img, 100_000, torch.device("cpu"), notes)
+    assert 64 <= size < 100_000
+    assert estimate_bytes(*work_size(*content_img.size, size)) < estimate_bytes(75_000, 100_000)
+    assert notes and "100000 px needs more memory" in notes[0]
+    assert _fit_memory(content_img, 64, torch.device("cpu"), []) == 64
