@@ -75,10 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("revision", nargs="?", default="head")
     p.set_defaults(handler=_cmd_migrate)
 
-    try:
-        from bot import ops
-    except ImportError:  # operator commands not available in this build
-        return parser
+    from bot import ops
+
     ops.add_subcommands(sub, _cmd_ops)
     return parser
 

@@ -1,0 +1,315 @@
+"""Executor-side operations: fair atomic claiming, heartbeats, progress and outcomes.
+
+Every mutation is guarded by `worker_id` and `status == running`, so an executor that lost
+its job (it was requeued as stale while the process hung) cannot overwrite the new attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.store.db import Database
+from bot.store.models import Image, JobRow, WorkerRow
+from bot.store.types import ClaimedJob, JobStatus, StoredImage
+
+RESET_PROGRESS: dict[str, Any] = {
+    "progress_scale": 0,
+    "progress_scales": 0,
+    "progress_step": 0,
+    "progress_total": 0,
+    "progress_eta_s": None,
+    "progress_at": None,
+}
+
+
+def _candidate_query() -> Any:
+    """The next queued job, fairly: the owner with the fewest running jobs first, then the
+    owner served longest ago (never served first), then the oldest job."""
+    jobs = JobRow.__table__
+    other = jobs.alias("other")
+    running = (
+        select(func.count())
+        .select_from(other)
+        .where(other.c.owner_id == jobs.c.owner_id, other.c.status == JobStatus.RUNNING.value)
+        .scalar_subquery()
+    )
+    last_served = (
+        select(func.max(other.c.started_at))
+        .where(other.c.owner_id == jobs.c.owner_id)
+        .scalar_subquery()
+    )
+    return (
+        select(jobs.c.id)
+        .where(jobs.c.status == JobStatus.QUEUED.value)
+        .order_by(running, last_served.asc().nulls_first(), jobs.c.created_at, jobs.c.id)
+        .limit(1)
+    )
+
+
+class ClaimsMixin(Database):
+    async def _upsert_worker(
+        self,
+        conn: AsyncConnection,
+        worker_id: str,
+        job_id: int | None,
+        host: str | None = None,
+        pid: int | None = None,
+        done: int = 0,
+    ) -> None:
+        now = self.clock()
+        if self.is_sqlite:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        stmt = dialect_insert(WorkerRow).values(
+            id=worker_id,
+            host=host,
+            pid=pid,
+            started_at=now,
+            heartbeat_at=now,
+            current_job_id=job_id,
+            jobs_done=done,
+        )
+        changes: dict[str, Any] = {
+            "heartbeat_at": now,
+            "current_job_id": job_id,
+            "jobs_done": WorkerRow.jobs_done + done,
+        }
+        if host is not None:
+            changes["host"] = host
+        if pid is not None:
+            changes["pid"] = pid
+        await conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=changes))
+
+    async def claim(self, worker_id: str) -> ClaimedJob | None:
+        """Atomically take the next job (fair across users) for this executor, or None."""
+        # Idle executors poll often: look without taking the write lock first.
+        async with self.read() as conn:
+            if not await conn.scalar(select(exists().where(JobRow.status == JobStatus.QUEUED))):
+                return None
+        async with self.write() as conn:
+            # Timestamps are taken inside the write lock so that on SQLite they follow commit
+            # order (the bot's `updated_since` watermark relies on it).
+            now = self.clock()
+            values = {
+                "status": JobStatus.RUNNING.value,
+                "worker_id": worker_id,
+                "attempts": JobRow.attempts + 1,
+                "started_at": now,
+                "heartbeat_at": now,
+                "updated_at": now,
+                **RESET_PROGRESS,
+            }
+            if self.is_sqlite:
+                # The write lock is held since BEGIN IMMEDIATE: pick and mark in one statement.
+                job_id = await conn.scalar(
+                    update(JobRow)
+                    .where(JobRow.id == _candidate_query().scalar_subquery())
+                    .where(JobRow.status == JobStatus.QUEUED.value)
+                    .values(**values)
+                    .returning(JobRow.id)
+                )
+            else:
+                candidate = _candidate_query().with_for_update(
+                    skip_locked=True, of=JobRow.__table__
+                )
+                job_id = await conn.scalar(candidate)
+                if job_id is not None:
+                    job_id = await conn.scalar(
+                        update(JobRow)
+                        .where(JobRow.id == job_id, JobRow.status == JobStatus.QUEUED.value)
+                        .values(**values)
+                        .returning(JobRow.id)
+                    )
+            if job_id is None:
+                return None
+            await self._upsert_worker(conn, worker_id, job_id)
+            job = await self._load_job(conn, job_id)
+            assert job is not None
+            shas = [job.content_sha, *(sha for sha, _ in job.styles)]
+            rows = await conn.execute(
+                select(Image.sha, Image.data, Image.fmt, Image.width, Image.height).where(
+                    Image.sha.in_(shas)
+                )
+            )
+            images = {r.sha: StoredImage(*r) for r in rows}
+        return ClaimedJob(
+            job=job,
+            content=images[job.content_sha],
+            styles=tuple((images[sha], w) for sha, w in job.styles),
+        )
+
+    async def claim_wait(
+        self,
+        worker_id: str,
+        *,
+        poll_s: float = 0.1,
+        timeout_s: float | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> ClaimedJob | None:
+        """Poll `claim` until a job arrives, `timeout_s` passes or `should_stop()` is true."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            claimed = await self.claim(worker_id)
+            if claimed is not None:
+                return claimed
+            if should_stop is not None and should_stop():
+                return None
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(poll_s)
+
+    def _mine(self, job_id: int, worker_id: str) -> Any:
+        return and_(
+            JobRow.id == job_id,
+            JobRow.worker_id == worker_id,
+            JobRow.status == JobStatus.RUNNING.value,
+        )
+
+    async def heartbeat(
+        self,
+        worker_id: str,
+        job_id: int | None = None,
+        *,
+        host: str | None = None,
+        pid: int | None = None,
+    ) -> bool:
+        """Record that this executor lives; with `job_id`, also that the job is alive.
+        Returns False when the job is no longer this worker's (stop working on it)."""
+        async with self.write() as conn:
+            await self._upsert_worker(conn, worker_id, job_id, host, pid)
+            if job_id is None:
+                return True
+            result = await conn.execute(
+                update(JobRow)
+                .where(self._mine(job_id, worker_id))
+                .values(heartbeat_at=self.clock())
+            )
+            return result.rowcount == 1
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        """Forget an executor that is shutting down cleanly."""
+        async with self.write() as conn:
+            await conn.execute(WorkerRow.__table__.delete().where(WorkerRow.id == worker_id))
+
+    async def is_cancel_requested(self, job_id: int) -> bool:
+        """Whether someone asked to cancel this job (True also if the job was deleted)."""
+        async with self.read() as conn:
+            row = (
+                await conn.execute(select(JobRow.cancel_requested_at).where(JobRow.id == job_id))
+            ).first()
+        return row is None or row[0] is not None
+
+    async def report_progress(
+        self,
+        job_id: int,
+        worker_id: str,
+        *,
+        scale: int,
+        scales: int,
+        step: int,
+        total: int,
+        eta_s: float | None,
+        preview_jpeg: bytes | None = None,
+        preview_size: tuple[int, int] | None = None,
+    ) -> bool:
+        """Store the latest progress (and optionally a small JPEG preview). Callers throttle
+        this to about once a second. False when the job is no longer this worker's."""
+        async with self.write() as conn:
+            now = self.clock()
+            values: dict[str, Any] = {
+                "progress_scale": scale,
+                "progress_scales": scales,
+                "progress_step": step,
+                "progress_total": total,
+                "progress_eta_s": eta_s,
+                "progress_at": now,
+                "heartbeat_at": now,
+                "updated_at": now,
+            }
+            old_preview = None
+            if preview_jpeg is not None:
+                old_preview = await conn.scalar(
+                    select(JobRow.preview_sha).where(self._mine(job_id, worker_id))
+                )
+                width, height = preview_size or (0, 0)
+                values["preview_sha"] = await self._put_image(
+                    conn, preview_jpeg, "jpeg", width, height
+                )
+            result = await conn.execute(
+                update(JobRow).where(self._mine(job_id, worker_id)).values(**values)
+            )
+            if old_preview is not None and old_preview != values.get("preview_sha"):
+                await self._delete_orphans(conn, [old_preview])
+            if result.rowcount != 1 and "preview_sha" in values:
+                await self._delete_orphans(conn, [values["preview_sha"]])
+            return result.rowcount == 1
+
+    async def _finish(
+        self,
+        job_id: int,
+        worker_id: str,
+        values: dict[str, Any],
+        result: tuple[bytes, int, int] | None = None,
+    ) -> bool:
+        async with self.write() as conn:
+            now = self.clock()
+            old_preview = await conn.scalar(
+                select(JobRow.preview_sha).where(self._mine(job_id, worker_id))
+            )
+            if old_preview is None and not await conn.scalar(
+                select(exists().where(self._mine(job_id, worker_id)))
+            ):
+                return False  # lost the job: don't store a result nobody references
+            if result is not None:
+                data, width, height = result
+                values["result_sha"] = await self._put_image(conn, data, "png", width, height)
+            await conn.execute(
+                update(JobRow)
+                .where(self._mine(job_id, worker_id))
+                .values(finished_at=now, updated_at=now, preview_sha=None, **values)
+            )
+            await self._delete_orphans(conn, [old_preview])
+            await self._upsert_worker(conn, worker_id, None, done=1)
+            return True
+
+    async def complete(
+        self,
+        job_id: int,
+        worker_id: str,
+        result_png: bytes,
+        width: int,
+        height: int,
+        elapsed_s: float,
+        *,
+        notes: Sequence[str] = (),
+    ) -> bool:
+        """Store the result PNG and mark the job succeeded."""
+        return await self._finish(
+            job_id,
+            worker_id,
+            {
+                "status": JobStatus.SUCCEEDED.value,
+                "elapsed_s": float(elapsed_s),
+                "notes": "\n".join(notes) or None,
+            },
+            result=(result_png, width, height),
+        )
+
+    async def fail(self, job_id: int, worker_id: str, code: str, message: str) -> bool:
+        """Mark the job failed with a stable code and a message for the user."""
+        return await self._finish(
+            job_id,
+            worker_id,
+            {"status": JobStatus.FAILED.value, "error_code": code, "error_message": message},
+        )
+
+    async def mark_cancelled(self, job_id: int, worker_id: str) -> bool:
+        """The executor stopped the job because cancellation was requested."""
+        return await self._finish(job_id, worker_id, {"status": JobStatus.CANCELLED.value})

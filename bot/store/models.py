@@ -1,0 +1,185 @@
+"""SQLAlchemy 2.x models. The migrations in `migrations/versions` create exactly this schema
+(a test compares them), so change both together."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# SQLite only autoincrements a column declared exactly INTEGER PRIMARY KEY.
+JobId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in Python on every backend.
+
+    PostgreSQL stores `timestamptz`; SQLite has no time zones, so naive UTC is stored (its
+    ISO text sorts correctly) and UTC is re-attached on the way out. Naive input is a bug.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use datetime.now(UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), int: BigInteger()}  # noqa: RUF012
+
+
+class Image(Base):
+    """Image bytes stored once per SHA-256 (inputs, results and previews)."""
+
+    __tablename__ = "images"
+
+    sha: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    fmt: Mapped[str] = mapped_column(String(16))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(JobId, primary_key=True, autoincrement=True)
+    owner_id: Mapped[int]
+    guild_id: Mapped[int | None]
+    channel_id: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(16))
+
+    # Parameters
+    content_sha: Mapped[str] = mapped_column(String(64), ForeignKey("images.sha"))
+    size: Mapped[int] = mapped_column(Integer)
+    preset: Mapped[str] = mapped_column(String(16))
+    style_strength: Mapped[float] = mapped_column(Float)
+    preserve_colors: Mapped[bool] = mapped_column(Boolean)
+    init: Mapped[str] = mapped_column(String(16))
+    seed: Mapped[int | None]
+    private: Mapped[bool] = mapped_column(Boolean)
+    dm_on_done: Mapped[bool] = mapped_column(Boolean)
+    parent_job_id: Mapped[int | None] = mapped_column(
+        JobId, ForeignKey("jobs.id", ondelete="SET NULL")
+    )
+
+    # The interaction to answer; the token is wiped when it expires.
+    application_id: Mapped[int | None]
+    interaction_token: Mapped[str | None] = mapped_column(Text)
+    token_expires_at: Mapped[datetime | None]
+    response_message_id: Mapped[int | None]
+
+    # Execution
+    worker_id: Mapped[str | None] = mapped_column(String(128))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    crashes: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    progress_scale: Mapped[int] = mapped_column(Integer, default=0)
+    progress_scales: Mapped[int] = mapped_column(Integer, default=0)
+    progress_step: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int] = mapped_column(Integer, default=0)
+    progress_eta_s: Mapped[float | None] = mapped_column(Float)
+    progress_at: Mapped[datetime | None]
+    preview_sha: Mapped[str | None] = mapped_column(String(64), ForeignKey("images.sha"))
+
+    # Outcome
+    result_sha: Mapped[str | None] = mapped_column(String(64), ForeignKey("images.sha"))
+    elapsed_s: Mapped[float | None] = mapped_column(Float)
+    notes: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+    # Times
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    delivered_message_id: Mapped[int | None]
+    delivered_channel_id: Mapped[int | None]
+    delivered_via: Mapped[str | None] = mapped_column(String(16))
+
+    __table_args__ = (
+        Index("ix_jobs_status_created", "status", "created_at"),
+        Index("ix_jobs_owner_started", "owner_id", "started_at"),
+        Index("ix_jobs_owner_created", "owner_id", "created_at"),
+        Index("ix_jobs_updated_at", "updated_at"),
+        Index("ix_jobs_finished_at", "finished_at"),
+        Index("ix_jobs_guild_id", "guild_id"),
+    )
+
+
+class JobStyle(Base):
+    """The style images of a job with their blend weights."""
+
+    __tablename__ = "job_styles"
+
+    job_id: Mapped[int] = mapped_column(
+        JobId, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_sha: Mapped[str] = mapped_column(String(64), ForeignKey("images.sha"), index=True)
+    weight: Mapped[float] = mapped_column(Float)
+
+
+class UserSettingsRow(Base):
+    __tablename__ = "user_settings"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    size: Mapped[int | None] = mapped_column(Integer)
+    style_strength: Mapped[float | None] = mapped_column(Float)
+    preserve_colors: Mapped[bool | None] = mapped_column(Boolean)
+    private: Mapped[bool | None] = mapped_column(Boolean)
+    dm_on_done: Mapped[bool | None] = mapped_column(Boolean)
+    preset: Mapped[str | None] = mapped_column(String(16))
+    updated_at: Mapped[datetime]
+
+
+class GuildSettingsRow(Base):
+    __tablename__ = "guild_settings"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    allowed_channel_ids: Mapped[str] = mapped_column(Text, default="")  # comma-separated ids
+    per_user_queue_limit: Mapped[int | None] = mapped_column(Integer)
+    max_size: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+class WorkerRow(Base):
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    current_job_id: Mapped[int | None] = mapped_column(JobId)
+    jobs_done: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,247 @@
+"""Plain, immutable values the store hands out and accepts (no SQLAlchemy objects leak out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+PRESETS = ("fast", "standard", "high")
+MIN_SIZE = 64
+MIN_STRENGTH, MAX_STRENGTH = 0.1, 10.0
+MAX_STYLES = 4
+INTERACTION_TOKEN_TTL_S = 15 * 60  # Discord interaction tokens are valid for 15 minutes.
+
+
+class JobStatus(StrEnum):
+    """queued → running → succeeded | failed | cancelled; running → queued on requeue."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class StoreError(Exception):
+    """Base of the store's refusals; `code` is stable for logs, `message` is for the user."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+class QueueRefused(StoreError):
+    """`submit` said no. Codes: `user_limit`, `queue_full`, `cooldown`, `bad_params`,
+    `too_large`, `channel_not_allowed`, `parent_not_found`."""
+
+
+class CancelRefused(StoreError):
+    """`request_cancel` said no. Codes: `not_found`, `not_owner`, `already_finished`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageBlob:
+    """An input image as the caller decoded it: the store never imports Pillow."""
+
+    data: bytes = field(repr=False)
+    fmt: str  # "png", "jpeg", ... (lower case)
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredImage:
+    """An image row: deduplicated by the SHA-256 of its bytes."""
+
+    sha: str
+    data: bytes = field(repr=False)
+    fmt: str
+    width: int
+    height: int
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class JobParams:
+    """Engine options of a job plus how its result is shared."""
+
+    size: int = 512
+    preset: str = "standard"
+    style_strength: float = 1.0
+    preserve_colors: bool = False
+    init: str = "content"
+    seed: int | None = None
+    private: bool = False  # hidden from other users' /history, result not posted publicly
+    dm_on_done: bool = False
+    parent_job_id: int | None = None  # a "re-roll"/variation of this job
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionRef:
+    """Where the bot answers: the deferred interaction. `token` is a secret (masked in repr)
+    and is None once expired (15 min after the interaction)."""
+
+    application_id: int
+    token: str | None = field(repr=False)
+    expires_at: datetime
+    message_id: int | None = None  # the deferred response's message id, once known
+
+    def __repr__(self) -> str:
+        masked = "None" if self.token is None else "'***'"
+        return (
+            f"InteractionRef(application_id={self.application_id}, token={masked}, "
+            f"expires_at={self.expires_at.isoformat()}, message_id={self.message_id})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Last progress an executor reported (throttled to about 1 write/s)."""
+
+    scale: int = 0
+    scales: int = 0
+    step: int = 0
+    total: int = 0
+    eta_s: float | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A job row, read-only. Timestamps are timezone-aware UTC."""
+
+    id: int
+    owner_id: int
+    guild_id: int | None
+    channel_id: int | None
+    status: JobStatus
+    params: JobParams
+    content_sha: str
+    styles: tuple[tuple[str, float], ...]  # (image sha, weight), in the user's order
+    interaction: InteractionRef | None
+    progress: Progress
+    result_sha: str | None
+    preview_sha: str | None
+    error_code: str | None
+    error_message: str | None
+    attempts: int  # times claimed
+    crashes: int  # times an executor died holding it (poison rule)
+    worker_id: str | None
+    cancel_requested: bool
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    updated_at: datetime
+    delivered_at: datetime | None
+    delivered_message_id: int | None
+    delivered_channel_id: int | None
+    delivered_via: str | None
+    elapsed_s: float | None  # engine time of a succeeded job
+    notes: str | None  # engine notes, e.g. "out of memory at 1024 px; retried at 724 px"
+
+    @property
+    def finished(self) -> bool:
+        return self.status.finished
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """What an executor gets from `claim`: the job plus the input bytes it needs."""
+
+    job: Job
+    content: StoredImage
+    styles: tuple[tuple[StoredImage, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueInfo:
+    """Where a job stands. `position` is 1-based among queued jobs (0 when not queued)."""
+
+    status: JobStatus
+    position: int
+    total_queued: int
+    running: int
+    eta_s: float | None  # seconds until the result is expected, from recent measured durations
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Counters for /stats and the metrics endpoint."""
+
+    queued: int
+    running: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    users: int
+    avg_elapsed_s: float | None  # recent succeeded jobs
+    executors_online: int
+
+
+@dataclass(frozen=True, slots=True)
+class UserSettings:
+    """A user's defaults; None means "use the bot's default"."""
+
+    user_id: int
+    size: int | None = None
+    style_strength: float | None = None
+    preserve_colors: bool | None = None
+    private: bool | None = None
+    dm_on_done: bool | None = None
+    preset: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GuildSettings:
+    """A server's rules; empty `allowed_channel_ids` means every channel, None means default."""
+
+    guild_id: int
+    allowed_channel_ids: tuple[int, ...] = ()
+    per_user_queue_limit: int | None = None
+    max_size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """An executor process as last seen."""
+
+    id: str
+    host: str | None
+    pid: int | None
+    started_at: datetime
+    heartbeat_at: datetime
+    current_job_id: int | None
+    jobs_done: int
+
+
+@dataclass(frozen=True, slots=True)
+class StaleAction:
+    """What `requeue_stale` did to one job: `requeued` or `failed` (poison rule)."""
+
+    job_id: int
+    action: str
+    worker_id: str | None
+    crashes: int
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    jobs: int
+    images: int
