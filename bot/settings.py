@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     discord_gateway_url: str | None = None
     discord_dev_guild_id: int | None = None
     owner_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    guild_ready_timeout_s: float = Field(2.0, ge=0)
 
     # Storage
     database_url: str = "sqlite+aiosqlite:///data/nst-bot.db"
@@ -38,7 +39,9 @@ class Settings(BaseSettings):
     default_preset: Literal["fast", "standard", "high"] = "standard"
     heartbeat_interval_s: float = Field(3.0, gt=0)
     stale_after_s: float = Field(20.0, gt=0)
-    max_attempts: int = Field(3, ge=1)
+    max_crashes: int = Field(2, ge=1)
+    executor_grace_s: float = Field(10.0, gt=0)
+    executor_finish_grace_s: float = Field(5.0, ge=0)
 
     # Limits
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024)
@@ -47,6 +50,9 @@ class Settings(BaseSettings):
     global_queue_limit: int = Field(500, ge=1)
     cooldown_s: float = Field(5.0, ge=0)
     progress_edit_interval_s: float = Field(3.0, ge=0.5)
+    poll_interval_s: float = Field(0.5, gt=0)
+    download_timeout_s: float = Field(20.0, gt=0)
+    intake_concurrency: int = Field(8, ge=1)
 
     # Operations
     web_host: str = "127.0.0.1"

@@ -164,3 +164,28 @@ def test_size_is_capped_to_free_memory(content_img):
     assert estimate_bytes(*work_size(*content_img.size, size)) < estimate_bytes(75_000, 100_000)
     assert notes and "100000 px needs more memory" in notes[0]
     assert _fit_memory(content_img, 64, torch.device("cpu"), []) == 64
+
+
+def test_out_of_memory_falls_back_to_a_smaller_result(content_img, style_img):
+    from nst_engine import OutOfMemoryError
+
+    def oom_at_finest(p: Progress) -> None:
+        if p.scale == p.scales:
+            raise torch.OutOfMemoryError("simulated: CUDA out of memory")
+
+    result = stylize(content_img, [style_img], size=96, preset="fast", callback=oom_at_finest)
+    assert result.image.size == (68, 51)
+    assert result.notes == ["out of memory at 96 px; kept the 68 px result"]
+    with pytest.raises(OutOfMemoryError, match="64 px"):
+        stylize(content_img, [style_img], size=64, preset="fast", callback=oom_at_finest)
+
+
+def test_bf16_vgg_passes_stay_finite(content_img, style_img):
+    # The CUDA bf16 path, exercised with CPU autocast: Gram/loss/L-BFGS stay fp32.
+    reports: list[Progress] = []
+    result = stylize(
+        content_img, [style_img], size=64, preset="fast", bf16=True, callback=reports.append
+    )
+    assert all(np.isfinite(p.loss) for p in reports)
+    assert reports[-1].loss < 0.5 * reports[0].loss
+    assert np.asarray(result.image).std() > 5

@@ -1,0 +1,89 @@
+"""Read-only commands: `/history`, `/job`, `/queue`, `/stats`."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord_bot.delivery import fit_upload
+from bot.discord_bot.errors import JobNotFound
+from bot.discord_bot.progress import format_duration
+from bot.discord_bot.render import job_details, result_embed, stats_embed
+from bot.discord_bot.views import history_page, result_view
+from bot.store import JobStatus
+
+if TYPE_CHECKING:
+    from bot.discord_bot.client import NSTBot
+
+
+class InfoCog(commands.Cog):
+    def __init__(self, bot: NSTBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="history", description="Your recent style transfers (or someone's)")
+    @app_commands.describe(user="Whose history to show (their private jobs stay hidden)")
+    async def history(
+        self, interaction: discord.Interaction, user: discord.User | None = None
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        target = user or interaction.user
+        embed, view = await history_page(self.bot, target.id, interaction.user.id, 0)
+        await interaction.edit_original_response(embed=embed, view=view)
+
+    @app_commands.command(name="job", description="Details of a job, and its result again")
+    @app_commands.describe(job_id="The job number (shown as #123)")
+    async def job(self, interaction: discord.Interaction, job_id: int) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        job = await self.bot.store.get_job(job_id)
+        if job is None or (job.params.private and job.owner_id != interaction.user.id):
+            raise JobNotFound(f"There is no job #{job_id} that you can see.")
+        info = await self.bot.store.queue_info(job.id) if job.status == JobStatus.QUEUED else None
+        embeds = [job_details(job, info)]
+        kwargs: dict = {}
+        if job.status == JobStatus.SUCCEEDED and job.result_sha:
+            stored = await self.bot.store.get_image(job.result_sha)
+            if stored is not None:
+                upload = await asyncio.to_thread(
+                    fit_upload, stored.data, interaction.filesize_limit, f"pastiche-{job.id}"
+                )
+                embeds.append(result_embed(job, upload.filename))
+                kwargs["attachments"] = [upload.file()]
+                kwargs["view"] = result_view(job.id)
+        await interaction.edit_original_response(embeds=embeds, **kwargs)
+
+    @app_commands.command(name="queue", description="Your place in the queue")
+    async def queue(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        store = self.bot.store
+        mine = await store.active_jobs(interaction.user.id)
+        stats = await store.stats()
+        lines = []
+        for job in mine:
+            info = await store.queue_info(job.id)
+            if job.status == JobStatus.RUNNING:
+                pr = job.progress
+                done = f"{pr.step}/{pr.total} steps" if pr.total else "starting"
+                lines.append(f"🎨 #{job.id} running — {done}, ETA {format_duration(pr.eta_s)}")
+            elif info is not None:
+                lines.append(
+                    f"🕒 #{job.id} position **{info.position}** of {info.total_queued}, "
+                    f"ETA {format_duration(info.eta_s)}"
+                )
+        if not lines:
+            lines.append("You have no jobs waiting or running.")
+        lines.append(
+            f"\nQueue: {stats.queued} waiting · {stats.running} running · "
+            f"{stats.executors_online} executor(s) online"
+        )
+        await interaction.edit_original_response(content="\n".join(lines))
+
+    @app_commands.command(name="stats", description="Style-transfer statistics")
+    async def stats(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        overall = await self.bot.store.stats()
+        here = await self.bot.store.stats(interaction.guild_id) if interaction.guild_id else None
+        await interaction.edit_original_response(embed=stats_embed(here, overall))

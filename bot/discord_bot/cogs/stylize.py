@@ -1,0 +1,150 @@
+"""`/stylize` and the "Stylize" message context menu."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord_bot import jobs
+from bot.discord_bot.errors import InputRejected, UserFacingError
+from bot.discord_bot.validation import ValidImage, fetch_images
+
+if TYPE_CHECKING:
+    from bot.discord_bot.client import NSTBot
+
+log = logging.getLogger(__name__)
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+
+
+class StylizeCog(commands.Cog):
+    def __init__(self, bot: NSTBot) -> None:
+        self.bot = bot
+        self.menu = app_commands.ContextMenu(name="Stylize", callback=self.stylize_message)
+        # Users whose saved default is "private": read once at start, then kept current by
+        # /settings and /forget, so choosing an ephemeral defer needs no database read.
+        self._private_users: set[int] = set()
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.menu)
+        self._private_users = set(await self.bot.store.users_with_private_default())
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+
+    def set_private_default(self, user_id: int, private: bool | None) -> None:
+        """Called by /settings and /forget when a user's saved default changes."""
+        if private:
+            self._private_users.add(user_id)
+        else:
+            self._private_users.discard(user_id)
+
+    def _is_private(self, user_id: int, option: bool | None) -> bool:
+        return option if option is not None else user_id in self._private_users
+
+    @app_commands.command(name="stylize", description="Paint a photo in the style of another image")
+    @app_commands.describe(
+        content="The photo to repaint",
+        style="The painting whose style to use",
+        strength="Style strength multiplier (1 = default, 2 = stronger, 0.5 = weaker)",
+        size="Long side of the result in pixels",
+        preset="Quality/speed trade-off",
+        preserve_colors="Keep the photo's original colours",
+        style2="A second style image to blend in",
+        style2_weight="Share of the second style in the blend (0.05–0.95, default 0.5)",
+        private="Only you see the progress and the result",
+    )
+    async def stylize(
+        self,
+        interaction: discord.Interaction,
+        content: discord.Attachment,
+        style: discord.Attachment,
+        strength: app_commands.Range[float, 0.1, 10.0] | None = None,
+        size: app_commands.Range[int, 64, 4096] | None = None,
+        preset: Literal["fast", "standard", "high"] | None = None,
+        preserve_colors: bool | None = None,
+        style2: discord.Attachment | None = None,
+        style2_weight: app_commands.Range[float, 0.05, 0.95] | None = None,
+        private: bool | None = None,
+    ) -> None:
+        # Acknowledge first: everything after this may take longer than Discord's 3 s.
+        await jobs.defer(interaction, private=self._is_private(interaction.user.id, private))
+        if style2_weight is not None and style2 is None:
+            raise UserFacingError(
+                "`style2_weight` only makes sense with a `style2` image.", code="bad_params"
+            )
+        attachments = [("content", content), ("style", style)]
+        if style2 is not None:
+            attachments.append(("second style", style2))
+        async with self.bot.intake:
+            params = await jobs.resolve_params(
+                self.bot,
+                interaction.user.id,
+                size=size,
+                preset=preset,
+                strength=strength,
+                preserve_colors=preserve_colors,
+                private=private,
+            )
+            await self._check_channel(interaction)
+            images = await self._fetch_all(attachments)
+            if style2 is not None:
+                w = style2_weight if style2_weight is not None else 0.5
+                styles = [(jobs.blob(images[1]), 1.0 - w), (jobs.blob(images[2]), w)]
+            else:
+                styles = [(jobs.blob(images[1]), 1.0)]
+            await jobs.enqueue(self.bot, interaction, jobs.blob(images[0]), styles, params)
+
+    async def stylize_message(
+        self, interaction: discord.Interaction, message: discord.Message
+    ) -> None:
+        """Context menu: the message's first image is the content, the second the style."""
+        await jobs.defer(interaction, private=self._is_private(interaction.user.id, None))
+        pictures = [a for a in message.attachments if _looks_like_image(a)]
+        if len(pictures) < 2:
+            raise InputRejected(
+                "That message needs two images: the first is the photo, the second the style "
+                f"(it has {len(pictures)}). Or use `/stylize`.",
+                code="need_two_images",
+            )
+        async with self.bot.intake:
+            params = await jobs.resolve_params(self.bot, interaction.user.id)
+            await self._check_channel(interaction)
+            images = await self._fetch_all([("content", pictures[0]), ("style", pictures[1])])
+            await jobs.enqueue(
+                self.bot, interaction, jobs.blob(images[0]), [(jobs.blob(images[1]), 1.0)], params
+            )
+
+    async def _check_channel(self, interaction: discord.Interaction) -> None:
+        # The store checks too; this avoids downloading anything in a closed channel.
+        if interaction.guild_id is None:
+            return
+        rules = await self.bot.store.get_guild_settings(interaction.guild_id)
+        if rules.allowed_channel_ids and interaction.channel_id not in rules.allowed_channel_ids:
+            where = ", ".join(f"<#{c}>" for c in rules.allowed_channel_ids)
+            raise UserFacingError(
+                f"Style transfer is not enabled in this channel; use {where}.",
+                code="channel_not_allowed",
+            )
+
+    async def _fetch_all(
+        self, attachments: list[tuple[str, discord.Attachment]]
+    ) -> list[ValidImage]:
+        s = self.bot.settings
+        assert self.bot.http_session is not None
+        return await fetch_images(
+            self.bot.http_session,
+            attachments,  # type: ignore[arg-type]
+            max_bytes=s.max_upload_bytes,
+            max_pixels=s.max_image_pixels,
+            timeout_s=self.bot.download_timeout_s,
+        )
+
+
+def _looks_like_image(att: discord.Attachment) -> bool:
+    if att.content_type:
+        return att.content_type.startswith("image/")
+    return att.filename.lower().endswith(IMAGE_EXTENSIONS)

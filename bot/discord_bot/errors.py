@@ -1,0 +1,127 @@
+"""Failures users can cause, each with a specific message, and the mapping of any error to text.
+
+Every user-visible failure is a `UserFacingError` (message shown ephemerally, `code` recorded);
+anything else becomes a generic apology with a reference id that appears in the logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.store import StoreError
+
+log = logging.getLogger(__name__)
+
+
+class UserFacingError(Exception):
+    """An error whose `message` is safe and useful to show to the user who caused it."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class InputRejected(UserFacingError):
+    """An attachment could not be used (`code` is an `ImageError` code or a pre-check code)."""
+
+    code = "bad_input"
+
+
+class QueueFull(UserFacingError):
+    code = "queue_full"
+
+
+class Cooldown(UserFacingError):
+    code = "cooldown"
+
+
+class ChannelNotAllowed(UserFacingError):
+    code = "channel_not_allowed"
+
+
+class NotAllowed(UserFacingError):
+    code = "not_allowed"
+
+
+class JobNotFound(UserFacingError):
+    code = "job_not_found"
+
+
+def describe(error: BaseException) -> tuple[str, str]:
+    """(code, user message) for any exception raised while handling an interaction."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        return describe(error.original)
+    if isinstance(error, app_commands.TransformerError):
+        return "bad_option", f"I couldn't use the value `{error.value}` given for that option."
+    if isinstance(error, UserFacingError | StoreError):
+        return error.code, error.message
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return "cooldown", (
+            f"⏳ You're going a bit fast — try again in {error.retry_after:.0f} s."
+            if error.retry_after >= 1
+            else "⏳ You're going a bit fast — try again in a moment."
+        )
+    if isinstance(error, app_commands.MissingPermissions):
+        perms = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
+        return "missing_permissions", f"🔒 You need the {perms} permission to do that."
+    if isinstance(error, app_commands.BotMissingPermissions):
+        perms = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
+        return "bot_missing_permissions", f"🔒 I need the {perms} permission here to do that."
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "guild_only", "This command only works in a server."
+    if isinstance(error, app_commands.CheckFailure):
+        return "check_failed", "🔒 You can't use this command here."
+    if isinstance(error, discord.Forbidden):
+        return "forbidden", "🔒 Discord didn't let me post here; check my channel permissions."
+    if isinstance(error, discord.HTTPException):
+        return "discord_error", "Discord had a problem handling that; please try again shortly."
+    ref = secrets.token_hex(3)
+    log.error("unexpected error (ref %s)", ref, exc_info=error)
+    return "internal", f"Sorry — something went wrong on my side (ref `{ref}`). Please try again."
+
+
+async def send_error(interaction: discord.Interaction, message: str) -> None:
+    """Tell the user ephemerally, whether or not the interaction was already answered."""
+    try:
+        if interaction.response.is_done():
+            if interaction.extras.get("public_defer"):
+                # A public "thinking…" reply would show the error to everyone and its first
+                # follow-up would inherit publicity: remove it, then answer privately.
+                interaction.extras["public_defer"] = False
+                try:
+                    await interaction.delete_original_response()
+                except discord.HTTPException:
+                    await interaction.edit_original_response(content=message)
+                    return
+            await interaction.followup.send(message, ephemeral=True)
+        else:
+            await interaction.response.send_message(message, ephemeral=True)
+    except discord.HTTPException as exc:  # expired token, deleted channel: nothing more to do
+        log.info("could not deliver error message: %s", exc.__class__.__name__)
+
+
+def install_error_handler(tree: app_commands.CommandTree[Any]) -> None:
+    """Route every app-command failure through `describe` to a specific ephemeral message."""
+
+    async def on_error(
+        interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        code, message = describe(error)
+        command = interaction.command.qualified_name if interaction.command else "?"
+        log.info("command %s failed for user %s: %s", command, interaction.user.id, code)
+        listeners = getattr(interaction.client, "error_listeners", None)
+        if listeners is not None:
+            for listener in listeners:
+                listener(interaction, error, code)
+        await send_error(interaction, message)
+
+    tree.on_error = on_error  # type: ignore[method-assign]

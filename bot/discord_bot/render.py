@@ -1,0 +1,172 @@
+"""Message bodies for jobs: queued, running, finished, details and history (no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import discord
+
+from bot.discord_bot.progress import format_duration, progress_text
+from bot.store import Job, JobStatus, QueueInfo, Stats
+
+COLOUR = {
+    JobStatus.QUEUED: discord.Colour.light_grey(),
+    JobStatus.RUNNING: discord.Colour.blurple(),
+    JobStatus.SUCCEEDED: discord.Colour.green(),
+    JobStatus.FAILED: discord.Colour.red(),
+    JobStatus.CANCELLED: discord.Colour.dark_grey(),
+}
+STATUS_ICON = {
+    JobStatus.QUEUED: "🕒",
+    JobStatus.RUNNING: "🎨",
+    JobStatus.SUCCEEDED: "✅",
+    JobStatus.FAILED: "❌",
+    JobStatus.CANCELLED: "🚫",
+}
+
+
+def settings_line(job: Job) -> str:
+    """One line summarising a job's engine options."""
+    p = job.params
+    parts = [f"{p.size} px", p.preset, f"strength ×{p.style_strength:g}"]
+    if p.preserve_colors:
+        parts.append("original colours")
+    if len(job.styles) > 1:
+        weights = " + ".join(f"{w:g}" for _, w in job.styles)
+        parts.append(f"{len(job.styles)} styles ({weights})")
+    if p.private:
+        parts.append("private")
+    return " · ".join(parts)
+
+
+def queued_text(job: Job, info: QueueInfo | None, executors: int | None = None) -> str:
+    """Body of the deferred reply right after submission."""
+    lines = [f"🕒 Job **#{job.id}** queued — {settings_line(job)}"]
+    if info is not None and info.status == JobStatus.QUEUED:
+        lines.append(
+            f"Position **{info.position}** of {info.total_queued} · "
+            f"ETA {format_duration(info.eta_s)}"
+        )
+    if executors == 0:
+        lines.append("⚠️ No executor is online right now; the job will start when one is.")
+    return "\n".join(lines)
+
+
+def running_text(job: Job) -> str:
+    pr = job.progress
+    head = f"🎨 Job **#{job.id}** running — {settings_line(job)}"
+    if pr.total <= 0:
+        return head + "\nStarting…"
+    body = progress_text(
+        step=pr.step, total_steps=pr.total, scale=pr.scale, scales=pr.scales, eta_s=pr.eta_s
+    )
+    return f"{head}\n{body}"
+
+
+def finished_text(job: Job, mention: str | None = None) -> str:
+    """Text of a finished job's message (mention first when posted outside the interaction)."""
+    prefix = f"{mention} " if mention else ""
+    if job.status == JobStatus.SUCCEEDED:
+        return f"{prefix}✅ Your pastiche **#{job.id}** is ready."
+    if job.status == JobStatus.CANCELLED:
+        return f"{prefix}🚫 Job **#{job.id}** was cancelled."
+    reason = job.error_message or "unknown error"
+    return f"{prefix}❌ Job **#{job.id}** failed: {reason}"
+
+
+def result_embed(job: Job, filename: str | None) -> discord.Embed:
+    """The embed shown under a result: settings, time, job id and engine notes."""
+    embed = discord.Embed(
+        title=f"Pastiche #{job.id}",
+        colour=COLOUR[job.status],
+        timestamp=job.finished_at or job.updated_at,
+    )
+    embed.add_field(name="Settings", value=settings_line(job), inline=False)
+    if job.elapsed_s is not None:
+        embed.add_field(name="Time", value=format_duration(job.elapsed_s))
+    embed.add_field(name="Job", value=f"`{job.id}`")
+    if job.notes:
+        embed.add_field(name="Notes", value=job.notes[:1000], inline=False)
+    if filename:
+        embed.set_image(url=f"attachment://{filename}")
+    embed.set_footer(text="Buttons: re-run this job with a variation")
+    return embed
+
+
+def job_details(job: Job, info: QueueInfo | None) -> discord.Embed:
+    """`/job` details."""
+    embed = discord.Embed(
+        title=f"{STATUS_ICON[job.status]} Job #{job.id} — {job.status.value}",
+        colour=COLOUR[job.status],
+        timestamp=job.created_at,
+    )
+    embed.add_field(name="Owner", value=f"<@{job.owner_id}>")
+    embed.add_field(name="Settings", value=settings_line(job), inline=False)
+    if job.status == JobStatus.QUEUED and info is not None:
+        embed.add_field(
+            name="Queue",
+            value=f"{info.position}/{info.total_queued} · ETA {format_duration(info.eta_s)}",
+        )
+    if job.status == JobStatus.RUNNING and job.progress.total:
+        embed.add_field(name="Progress", value=running_text(job).split("\n", 1)[1], inline=False)
+    if job.elapsed_s is not None:
+        embed.add_field(name="Time", value=format_duration(job.elapsed_s))
+    if job.error_message and job.status == JobStatus.FAILED:
+        embed.add_field(name="Error", value=job.error_message[:1000], inline=False)
+    link = message_link(job)
+    if link:
+        embed.add_field(name="Result", value=f"[jump to message]({link})")
+    return embed
+
+
+def message_link(job: Job) -> str | None:
+    if job.delivered_message_id and job.delivered_channel_id:
+        guild = job.guild_id or "@me"
+        return (
+            f"https://discord.com/channels/{guild}/{job.delivered_channel_id}/"
+            f"{job.delivered_message_id}"
+        )
+    return None
+
+
+def _ts(when: datetime) -> str:
+    return f"<t:{int(when.timestamp())}:R>"
+
+
+def history_embed(user_id: int, jobs: Sequence[Job], page: int, has_next: bool) -> discord.Embed:
+    """One page of `/history`."""
+    embed = discord.Embed(title="Style-transfer history", colour=discord.Colour.blurple())
+    embed.description = f"Jobs of <@{user_id}> — page {page + 1}"
+    if not jobs:
+        embed.add_field(name="Nothing here", value="No jobs to show.")
+    for job in jobs:
+        link = message_link(job)
+        value = settings_line(job) + f"\n{_ts(job.created_at)}"
+        if link:
+            value += f" · [result]({link})"
+        embed.add_field(
+            name=f"{STATUS_ICON[job.status]} #{job.id} — {job.status.value}",
+            value=value,
+            inline=False,
+        )
+    if has_next:
+        embed.set_footer(text="More on the next page")
+    return embed
+
+
+def stats_embed(guild: Stats | None, overall: Stats) -> discord.Embed:
+    embed = discord.Embed(title="Statistics", colour=discord.Colour.blurple())
+
+    def block(s: Stats) -> str:
+        return (
+            f"queued {s.queued} · running {s.running}\n"
+            f"succeeded {s.succeeded} · failed {s.failed} · cancelled {s.cancelled}\n"
+            f"users {s.users} · avg time {format_duration(s.avg_elapsed_s)}"
+        )
+
+    if guild is not None:
+        embed.add_field(name="This server", value=block(guild), inline=False)
+    embed.add_field(name="Everywhere", value=block(overall), inline=False)
+    embed.add_field(name="Executors online", value=str(overall.executors_online))
+    return embed

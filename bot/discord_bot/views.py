@@ -1,0 +1,214 @@
+"""Persistent buttons: `DynamicItem`s whose custom ids carry everything needed after a restart.
+
+Custom ids: `nst:cancel:<job>`, `nst:rerun:<job>:<variant>`, `nst:history:<user>:<offset>`,
+`nst:forget:<user>`. The classes are registered in `setup_hook`, so a click is routed by its
+custom id alone; views built here are stopped before sending so discord.py never keeps them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, cast
+
+import discord
+from discord import ui
+
+from bot.discord_bot import jobs
+from bot.discord_bot.errors import describe, send_error
+from bot.store import CancelRefused
+
+if TYPE_CHECKING:
+    from bot.discord_bot.client import NSTBot
+
+log = logging.getLogger(__name__)
+HISTORY_PAGE = 5
+
+
+def _bot(interaction: discord.Interaction) -> NSTBot:
+    return cast("NSTBot", interaction.client)
+
+
+async def guarded(interaction: discord.Interaction, action: Callable[[], Awaitable[Any]]) -> None:
+    """Run a button action; any failure becomes the same specific message commands give."""
+    try:
+        await action()
+    except Exception as exc:
+        code, message = describe(exc)
+        log.info(
+            "button %s failed for user %s: %s",
+            interaction.data and interaction.data.get("custom_id"),
+            interaction.user.id,
+            code,
+        )
+        for listener in getattr(interaction.client, "error_listeners", ()):
+            listener(interaction, exc, code)
+        await send_error(interaction, message)
+
+
+def static_view(*items: ui.Item[Any]) -> ui.View:
+    """A view for sending only: stopped at once so discord.py doesn't store it per message."""
+    view = ui.View(timeout=None)
+    for item in items:
+        view.add_item(item)
+    view.stop()
+    return view
+
+
+class CancelButton(ui.DynamicItem[ui.Button], template=r"nst:cancel:(?P<job>\d+)"):
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            ui.Button(
+                label="Cancel",
+                emoji="✖️",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"nst:cancel:{job_id}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match):  # type: ignore[override]
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        async def act() -> None:
+            bot = _bot(interaction)
+            admin = bool(interaction.permissions and interaction.permissions.manage_guild)
+            try:
+                job = await bot.store.request_cancel(self.job_id, interaction.user.id, admin=admin)
+            except CancelRefused as exc:
+                text = {
+                    "not_owner": "🙏 Sorry, only the person who started this job can cancel it.",
+                    "already_finished": f"Job #{self.job_id} has already finished.",
+                    "not_found": f"Job #{self.job_id} no longer exists.",
+                }.get(exc.code, exc.message)
+                await interaction.response.send_message(text, ephemeral=True)
+                return
+            log.info("job %d cancel requested by user %d", job.id, interaction.user.id)
+            bot.watcher.poke()
+            await interaction.response.send_message(f"🚫 Cancelling job #{job.id}…", ephemeral=True)
+
+        await guarded(interaction, act)
+
+
+class RerunButton(
+    ui.DynamicItem[ui.Button],
+    template=r"nst:rerun:(?P<job>\d+):(?P<variant>stronger|weaker|colours|larger)",
+):
+    def __init__(self, job_id: int, variant: str) -> None:
+        label, emoji = jobs.VARIANT_LABELS[variant]
+        super().__init__(
+            ui.Button(
+                label=label,
+                emoji=emoji,
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"nst:rerun:{job_id}:{variant}",
+            )
+        )
+        self.job_id = job_id
+        self.variant = variant
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match):  # type: ignore[override]
+        return cls(int(match["job"]), match["variant"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        await guarded(
+            interaction,
+            lambda: jobs.rerun(_bot(interaction), interaction, self.job_id, self.variant),
+        )
+
+
+class HistoryButton(
+    ui.DynamicItem[ui.Button], template=r"nst:history:(?P<user>\d+):(?P<offset>\d+)"
+):
+    def __init__(self, user_id: int, offset: int, *, label: str = "Next") -> None:
+        super().__init__(
+            ui.Button(
+                label=label,
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"nst:history:{user_id}:{offset}",
+            )
+        )
+        self.user_id = user_id
+        self.offset = offset
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match):  # type: ignore[override]
+        return cls(int(match["user"]), int(match["offset"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        async def act() -> None:
+            embed, view = await history_page(
+                _bot(interaction), self.user_id, interaction.user.id, self.offset
+            )
+            await interaction.response.edit_message(embed=embed, view=view)
+
+        await guarded(interaction, act)
+
+
+async def history_page(
+    bot: NSTBot, user_id: int, viewer_id: int, offset: int
+) -> tuple[discord.Embed, ui.View]:
+    """One page of a user's history as the viewer may see it, with Previous/Next buttons."""
+    from bot.discord_bot.render import history_embed
+
+    found = await bot.store.history(user_id, viewer_id, limit=HISTORY_PAGE + 1, offset=offset)
+    has_next = len(found) > HISTORY_PAGE
+    embed = history_embed(user_id, found[:HISTORY_PAGE], offset // HISTORY_PAGE, has_next)
+    buttons: list[ui.Item[Any]] = []
+    if offset > 0:
+        buttons.append(HistoryButton(user_id, max(0, offset - HISTORY_PAGE), label="Previous"))
+    if has_next:
+        buttons.append(HistoryButton(user_id, offset + HISTORY_PAGE, label="Next"))
+    return embed, static_view(*buttons)
+
+
+class ForgetButton(ui.DynamicItem[ui.Button], template=r"nst:forget:(?P<user>\d+)"):
+    def __init__(self, user_id: int) -> None:
+        super().__init__(
+            ui.Button(
+                label="Delete all my data",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"nst:forget:{user_id}",
+            )
+        )
+        self.user_id = user_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match):  # type: ignore[override]
+        return cls(int(match["user"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        async def act() -> None:
+            if interaction.user.id != self.user_id:
+                await interaction.response.send_message(
+                    "🙏 Only the person who asked can confirm this.", ephemeral=True
+                )
+                return
+            bot = _bot(interaction)
+            result = await bot.store.forget_user(self.user_id)
+            stylize = bot.get_cog("StylizeCog")
+            if stylize is not None:  # their saved "private" default is gone too
+                stylize.set_private_default(self.user_id, False)  # type: ignore[attr-defined]
+            log.info(
+                "user %d forgotten: %d jobs, %d images", self.user_id, result.jobs, result.images
+            )
+            await interaction.response.edit_message(
+                content=f"🗑️ Done: deleted {result.jobs} job(s) and {result.images} image(s).",
+                view=None,
+            )
+
+        await guarded(interaction, act)
+
+
+def cancel_view(job_id: int) -> ui.View:
+    return static_view(CancelButton(job_id))
+
+
+def result_view(job_id: int) -> ui.View:
+    return static_view(*(RerunButton(job_id, v) for v in jobs.VARIANTS))
+
+
+DYNAMIC_ITEMS = (CancelButton, RerunButton, HistoryButton, ForgetButton)

@@ -1,0 +1,183 @@
+"""One background task that follows the store and keeps Discord in sync with it.
+
+It polls `updated_since` for changed jobs, edits running jobs' responses at most every
+`progress_edit_interval_s` (coalescing: only the newest state of a job is kept, never a queue
+of edits, and at most one request per job is in flight), delivers finished jobs, and
+periodically sweeps `undelivered()` so nothing is lost across restarts or missed polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.discord_bot.delivery import deliver, edit_progress
+from bot.store import Job, JobStatus
+
+if TYPE_CHECKING:
+    from bot.discord_bot.client import NSTBot
+
+log = logging.getLogger(__name__)
+
+
+class Watcher:
+    """Polls the store; see the module docstring."""
+
+    def __init__(
+        self,
+        bot: NSTBot,
+        *,
+        poll_s: float = 0.5,
+        edit_interval_s: float = 3.0,
+        sweep_s: float = 5.0,
+        max_parallel: int = 8,
+    ) -> None:
+        self.bot = bot
+        self.poll_s = poll_s
+        self.edit_interval_s = edit_interval_s
+        self.sweep_s = sweep_s
+        self._pending: dict[int, Job] = {}  # newest unsent state per job
+        self._inflight: set[int] = set()
+        self._last_edit: dict[int, float] = {}
+        self._shown: dict[int, tuple] = {}  # what the last progress edit showed
+        self._no_token: set[int] = set()
+        self._since = datetime.now(UTC) - timedelta(minutes=1)
+        self._last_sweep = 0.0
+        self._wake = asyncio.Event()
+        self._sem = asyncio.Semaphore(max_parallel)
+        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.deliveries: dict[str, int] = {}
+        self.edits = 0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="nst-watcher")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def poke(self) -> None:
+        """Poll now instead of waiting for the next tick (e.g. after a cancel)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("watcher tick failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
+            self._wake.clear()
+
+    async def tick(self) -> None:
+        """One poll: read changes, sweep now and then, and dispatch due work."""
+        store = self.bot.store
+        while True:
+            changed = await store.updated_since(self._since, limit=200)
+            for job in changed:
+                self._pending[job.id] = job
+            if changed:
+                self._since = max(self._since, changed[-1].updated_at)
+            if len(changed) < 200:
+                break
+        now = time.monotonic()
+        if now - self._last_sweep >= self.sweep_s:
+            self._last_sweep = now
+            await store.expire_interaction_tokens()
+            for job in await store.undelivered(limit=50):
+                self._pending.setdefault(job.id, job)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        now = time.monotonic()
+        for job_id, job in list(self._pending.items()):
+            if job_id in self._inflight:
+                continue  # the newest state stays pending until the running request ends
+            if job.status.finished:
+                del self._pending[job_id]
+                if job.delivered_at is None:
+                    self._spawn(job, self._deliver)
+                else:
+                    self._forget(job_id)
+            elif job.status == JobStatus.RUNNING:
+                if job_id in self._no_token:
+                    del self._pending[job_id]
+                    continue
+                shown = (job.progress.step, job.progress.total, job.preview_sha)
+                if shown == self._shown.get(job_id):
+                    del self._pending[job_id]
+                elif now - self._last_edit.get(job_id, 0.0) >= self.edit_interval_s:
+                    del self._pending[job_id]
+                    self._spawn(job, self._edit)
+                # else: keep it pending; a later tick sends the newest state
+            else:
+                del self._pending[job_id]
+
+    def _spawn(self, job: Job, action) -> None:
+        self._inflight.add(job.id)
+        task = asyncio.create_task(self._guard(job, action), name=f"nst-job-{job.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guard(self, job: Job, action) -> None:
+        try:
+            async with self._sem:
+                await action(job)
+        except asyncio.CancelledError:
+            raise
+        except discord.HTTPException as exc:
+            log.warning(
+                "job %d: Discord answered %s (code %s); will retry", job.id, exc.status, exc.code
+            )
+        except Exception:
+            log.exception("job %d: update failed; will retry", job.id)
+        finally:
+            self._inflight.discard(job.id)
+            if job.id in self._pending:
+                self._wake.set()
+
+    async def _edit(self, job: Job) -> None:
+        self._last_edit[job.id] = time.monotonic()
+        ok = await edit_progress(self.bot, job)
+        if not ok:
+            self._no_token.add(job.id)
+            return
+        self._shown[job.id] = (job.progress.step, job.progress.total, job.preview_sha)
+        self.edits += 1
+
+    async def _deliver(self, job: Job) -> None:
+        # Re-read: the sweep or a poll may carry a stale copy of an already delivered job.
+        fresh = await self.bot.store.get_job(job.id)
+        if fresh is None or fresh.delivered_at is not None:
+            self._forget(job.id)
+            return
+        via = await deliver(self.bot, fresh)
+        self.deliveries[via] = self.deliveries.get(via, 0) + 1
+        log.info("job %d (%s) delivered via %s", fresh.id, fresh.status.value, via)
+        observe = getattr(self.bot, "on_job_finished", None)
+        if observe is not None:
+            observe(fresh)
+        self._forget(job.id)
+
+    def _forget(self, job_id: int) -> None:
+        self._last_edit.pop(job_id, None)
+        self._shown.pop(job_id, None)
+        self._no_token.discard(job_id)

@@ -1,0 +1,103 @@
+"""`nst-bot run`: migrate, then the Discord bot, supervised executors and the web endpoint in
+one process, until SIGINT/SIGTERM (or the bot stops), then a clean shutdown in reverse order.
+
+This module is part of the Discord process and must never import torch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from bot.settings import Settings
+
+log = logging.getLogger("bot.runner")
+
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
+
+
+def run(settings: Settings, executors: int | None = None) -> int:
+    """Run everything until a signal; returns the process exit code."""
+    from bot.discord_bot.redact import setup_logging
+
+    setup_logging(settings.log_level, settings.token)
+    count = settings.executors if executors is None else executors
+    try:
+        return asyncio.run(_main(settings, max(0, count)))
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        return EXIT_ERROR
+
+
+async def _main(settings: Settings, executors: int) -> int:
+    import discord
+
+    from bot.discord_bot import NSTBot, apply_endpoints
+    from bot.executor.supervisor import Supervisor
+    from bot.store import Store, migrate
+    from bot.web import Metrics, create_app, monitor_loop_lag, start_web
+
+    try:
+        await asyncio.to_thread(migrate, settings.database_url)
+        store = await Store.from_settings(settings)
+    except Exception as exc:
+        log.error("cannot prepare the database: %s", exc.__class__.__name__)
+        log.debug("database error", exc_info=exc)
+        return EXIT_CONFIG
+
+    apply_endpoints(settings)
+    bot = NSTBot(settings, store)
+    metrics = Metrics()
+    bot.finished_listeners.append(metrics.observe_job)
+    supervisor = Supervisor(settings, executors, store=store) if executors > 0 else None
+
+    def extra() -> dict:
+        return {
+            "discord_ready": bot.is_ready(),
+            "executors_supervised": supervisor.alive() if supervisor else 0,
+        }
+
+    app = create_app(store, stale_after_s=settings.stale_after_s, metrics=metrics, extra=extra)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    web_runner = None
+    lag_task = asyncio.create_task(monitor_loop_lag(metrics), name="loop-lag")
+    code = EXIT_OK
+    bot_task: asyncio.Task[None] | None = None
+    try:
+        web_runner, _port = await start_web(app, settings.web_host, settings.web_port)
+        if supervisor is not None:
+            await supervisor.start()
+        bot_task = asyncio.create_task(bot.start(settings.token or ""), name="discord-bot")
+        stopper = asyncio.create_task(stop.wait(), name="signals")
+        done, _ = await asyncio.wait({bot_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if bot_task in done:
+            exc = bot_task.exception()
+            if isinstance(exc, discord.LoginFailure):
+                log.error("Discord rejected DISCORD_TOKEN; check the token in .env")
+                code = EXIT_CONFIG
+            elif exc is not None:
+                log.error("the bot stopped: %s", exc.__class__.__name__, exc_info=exc)
+                code = EXIT_ERROR
+        else:
+            log.info("signal received: shutting down")
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        lag_task.cancel()
+        await bot.close()
+        if bot_task is not None and not bot_task.done():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(bot_task, 10)
+        if supervisor is not None:
+            await supervisor.stop()
+        if web_runner is not None:
+            await web_runner.cleanup()
+        await store.close()
+        log.info("stopped")
+    return code

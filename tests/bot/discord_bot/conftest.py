@@ -1,0 +1,121 @@
+"""Fixtures for the bot tests: a real SQLite store, settings, and the bot running against the
+protocol-level fake Discord (real HTTP and websocket on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.discord_bot import NSTBot
+from bot.settings import Settings
+from bot.store import Store, migrate
+from tests.fakediscord import FakeDiscord, redirect_discord_py, run_bot
+from tests.fakediscord.fixtures import fake_discord  # noqa: F401
+
+
+async def eventually(condition: Any, timeout: float = 10.0, what: str = "condition") -> Any:  # noqa: ASYNC109
+    """Poll a condition the fake cannot see (store state, bot counters); sync or async."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = condition()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings for tests: tiny fast jobs, short intervals, no cooldown."""
+    values: dict[str, Any] = {
+        "discord_token": "fake-bot-token",
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'nst.db'}",
+        "data_dir": tmp_path / "data",
+        "default_size": 64,
+        "max_size": 256,
+        "default_preset": "fast",
+        "progress_edit_interval_s": 0.5,
+        "cooldown_s": 0.0,
+        "per_user_queue_limit": 3,
+        "heartbeat_interval_s": 0.5,
+        "stale_after_s": 3.0,
+        "device": "cpu",
+        "executors": 1,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+async def open_store(settings: Settings) -> Store:
+    await asyncio.to_thread(migrate, settings.database_url)
+    return await Store.from_settings(settings)
+
+
+@dataclass
+class BotEnv:
+    fake: FakeDiscord
+    bot: NSTBot
+    store: Store
+    settings: Settings
+    errors: list[tuple[str, BaseException]] = field(default_factory=list)
+
+    def error_codes(self) -> list[str]:
+        return [code for code, _ in self.errors]
+
+
+@contextlib.asynccontextmanager
+async def started_bot(
+    fake: FakeDiscord, store: Store, settings: Settings, **kwargs: Any
+) -> AsyncIterator[NSTBot]:
+    bot = NSTBot(settings, store, guild_ready_timeout=0.05, poll_s=0.05, **kwargs)
+
+    async def wake_waiters() -> None:
+        # `is_ready` flips without any traffic the fake sees; make its waiters re-check.
+        notify = getattr(fake, "_notify", None)
+        if notify is not None:
+            notify()
+
+    bot.add_listener(wake_waiters, "on_ready")
+    async with run_bot(bot, fake, error_loggers=("discord", "bot")):
+        yield bot
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[Store]:
+    s = await open_store(settings)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+async def env(fake_discord: FakeDiscord, store: Store, settings: Settings) -> AsyncIterator[BotEnv]:  # noqa: F811
+    async with started_bot(fake_discord, store, settings) as bot:
+        e = BotEnv(fake_discord, bot, store, settings)
+        bot.error_listeners.append(lambda i, exc, code: e.errors.append((code, exc)))
+        yield e
+    # Every call the bot made must be one the fake implements (else it answered a JSON 404).
+    assert fake_discord.unknown_calls == []
+
+
+__all__ = [
+    "BotEnv",
+    "eventually",
+    "make_settings",
+    "open_store",
+    "redirect_discord_py",
+    "started_bot",
+]
