@@ -36,6 +36,7 @@ bench: $(STAMP)
 
 bench-queue: $(STAMP)
 	$(BIN)/python -m bot.store.bench $(BENCH_ARGS)
+	$(BIN)/python -m bot.executor.bench
 
 bench-bot: $(STAMP)
 	$(BIN)/python -m tests.bot.discord_bot.bench $(BENCH_ARGS)
