@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,11 +68,16 @@ def add_subcommands(
     p.set_defaults(handler=make_handler("forget_user"))
 
 
-async def _open(settings: Settings) -> Store:
+@contextlib.asynccontextmanager
+async def _opened(settings: Settings) -> AsyncIterator[Store]:
+    """The migrated store, closed on exit."""
     await asyncio.to_thread(migrate, settings.database_url)
     store = await Store.from_settings(settings)
     store.cooldown_s = 0.0  # the anti-spam cooldown is for Discord users, not operators
-    return store
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 def _read_image(path: Path, settings: Settings) -> ImageBlob:
@@ -119,21 +125,19 @@ def submit(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     async def run() -> int:
-        store = await _open(settings)
-        try:
-            job = await store.submit(
-                args.user,
-                args.guild,
-                args.channel,
-                content,
-                list(zip(styles, weights, strict=True)),
-                params,
-            )
-        except QueueRefused as exc:
-            print(f"refused ({exc.code}): {exc.message}", file=sys.stderr)
-            return 3
-        finally:
-            await store.close()
+        async with _opened(settings) as store:
+            try:
+                job = await store.submit(
+                    args.user,
+                    args.guild,
+                    args.channel,
+                    content,
+                    list(zip(styles, weights, strict=True)),
+                    params,
+                )
+            except QueueRefused as exc:
+                print(f"refused ({exc.code}): {exc.message}", file=sys.stderr)
+                return 3
         print(job.id)
         return 0
 
@@ -166,11 +170,8 @@ def jobs(args: argparse.Namespace, settings: Settings) -> int:
     """Print recent jobs, newest first."""
 
     async def run() -> list[Job]:
-        store = await _open(settings)
-        try:
+        async with _opened(settings) as store:
             return await store.recent_jobs(args.limit, owner_id=args.user, status=args.status)
-        finally:
-            await store.close()
 
     rows = asyncio.run(run())
     print(
@@ -188,8 +189,7 @@ def result(args: argparse.Namespace, settings: Settings) -> int:
     """Write a finished job's result image to a file."""
 
     async def run() -> int:
-        store = await _open(settings)
-        try:
+        async with _opened(settings) as store:
             job = await store.get_job(args.job_id)
             if job is None:
                 print(f"error: there is no job #{args.job_id}", file=sys.stderr)
@@ -199,8 +199,6 @@ def result(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"error: job #{job.id} is {job.status.value}{why}", file=sys.stderr)
                 return 1
             image = await store.get_image(job.result_sha)
-        finally:
-            await store.close()
         if image is None:
             print(f"error: the result of job #{args.job_id} was purged", file=sys.stderr)
             return 1
@@ -217,12 +215,9 @@ def purge(args: argparse.Namespace, settings: Settings) -> int:
     days = args.days if args.days is not None else settings.retention_days
 
     async def run() -> int:
-        store = await _open(settings)
-        try:
+        async with _opened(settings) as store:
             done = await store.purge(days)
             tokens = await store.expire_interaction_tokens()
-        finally:
-            await store.close()
         print(f"purged {done.jobs} job(s) and {done.images} image(s) older than {days:g} days")
         if tokens:
             print(f"expired {tokens} interaction token(s)")
@@ -235,11 +230,8 @@ def forget_user(args: argparse.Namespace, settings: Settings) -> int:
     """Delete everything stored about one user."""
 
     async def run() -> int:
-        store = await _open(settings)
-        try:
+        async with _opened(settings) as store:
             done = await store.forget_user(args.user_id)
-        finally:
-            await store.close()
         print(f"deleted {done.jobs} job(s) and {done.images} image(s) of user {args.user_id}")
         return 0
 

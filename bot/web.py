@@ -146,7 +146,6 @@ async def start_web(app: web.Application, host: str, port: int) -> tuple[web.App
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    server = site._server  # the bound socket tells which port port=0 picked
-    bound = server.sockets[0].getsockname()[1] if server and server.sockets else port  # type: ignore[union-attr]
+    bound = runner.addresses[0][1] if runner.addresses else port  # what port=0 picked
     log.info("web endpoint on http://%s:%d (/healthz, /metrics)", host, bound)
     return runner, bound

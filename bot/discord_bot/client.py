@@ -160,6 +160,14 @@ class NSTBot(commands.Bot):
     def upload_limit(self, job_id: int) -> int:
         return self._upload_limits.get(job_id, DEFAULT_UPLOAD_LIMIT)
 
+    def set_private_default(self, user_id: int, private: bool | None) -> None:
+        """A user's saved "private" default changed (/settings, /forget): tell /stylize."""
+        from bot.discord_bot.cogs.stylize import StylizeCog
+
+        cog = self.get_cog("StylizeCog")
+        if isinstance(cog, StylizeCog):
+            cog.set_private_default(user_id, private)
+
     def on_job_finished(self, job: Job) -> None:
         for listener in self.finished_listeners:
             listener(job)

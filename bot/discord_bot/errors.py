@@ -36,14 +36,6 @@ class InputRejected(UserFacingError):
     code = "bad_input"
 
 
-class QueueFull(UserFacingError):
-    code = "queue_full"
-
-
-class Cooldown(UserFacingError):
-    code = "cooldown"
-
-
 class ChannelNotAllowed(UserFacingError):
     code = "channel_not_allowed"
 
@@ -109,19 +101,22 @@ async def send_error(interaction: discord.Interaction, message: str) -> None:
         log.info("could not deliver error message: %s", exc.__class__.__name__)
 
 
+async def report_failure(interaction: discord.Interaction, error: BaseException, what: str) -> None:
+    """Log a failed command or button (`what`), tell the error listeners, answer the user."""
+    code, message = describe(error)
+    log.info("%s failed for user %s: %s", what, interaction.user.id, code)
+    for listener in getattr(interaction.client, "error_listeners", ()):
+        listener(interaction, error, code)
+    await send_error(interaction, message)
+
+
 def install_error_handler(tree: app_commands.CommandTree[Any]) -> None:
     """Route every app-command failure through `describe` to a specific ephemeral message."""
 
     async def on_error(
         interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        code, message = describe(error)
         command = interaction.command.qualified_name if interaction.command else "?"
-        log.info("command %s failed for user %s: %s", command, interaction.user.id, code)
-        listeners = getattr(interaction.client, "error_listeners", None)
-        if listeners is not None:
-            for listener in listeners:
-                listener(interaction, error, code)
-        await send_error(interaction, message)
+        await report_failure(interaction, error, f"command {command}")
 
     tree.on_error = on_error  # type: ignore[method-assign]

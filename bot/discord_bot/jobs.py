@@ -6,9 +6,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import discord
+from discord import app_commands
 
 from bot.discord_bot.errors import JobNotFound, UserFacingError
 from bot.discord_bot.render import queued_text
@@ -26,6 +27,11 @@ if TYPE_CHECKING:
     from bot.discord_bot.client import NSTBot
 
 log = logging.getLogger(__name__)
+
+# Option types shared by /stylize, /settings and /config, so their limits agree.
+SizeOption = app_commands.Range[int, 64, 4096]
+StrengthOption = app_commands.Range[float, 0.1, 10.0]
+PresetOption = Literal["fast", "standard", "high"]
 
 VARIANTS = ("stronger", "weaker", "colours", "larger")
 VARIANT_LABELS = {

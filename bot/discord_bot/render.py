@@ -54,14 +54,17 @@ def queued_text(job: Job, info: QueueInfo | None, executors: int | None = None) 
 
 
 def running_text(job: Job) -> str:
-    pr = job.progress
     head = f"🎨 Job **#{job.id}** running — {settings_line(job)}"
-    if pr.total <= 0:
+    if job.progress.total <= 0:
         return head + "\nStarting…"
-    body = progress_text(
+    return f"{head}\n{_progress_body(job)}"
+
+
+def _progress_body(job: Job) -> str:
+    pr = job.progress
+    return progress_text(
         step=pr.step, total_steps=pr.total, scale=pr.scale, scales=pr.scales, eta_s=pr.eta_s
     )
-    return f"{head}\n{body}"
 
 
 def finished_text(job: Job, mention: str | None = None) -> str:
@@ -109,7 +112,7 @@ def job_details(job: Job, info: QueueInfo | None) -> discord.Embed:
             value=f"{info.position}/{info.total_queued} · ETA {format_duration(info.eta_s)}",
         )
     if job.status == JobStatus.RUNNING and job.progress.total:
-        embed.add_field(name="Progress", value=running_text(job).split("\n", 1)[1], inline=False)
+        embed.add_field(name="Progress", value=_progress_body(job), inline=False)
     if job.elapsed_s is not None:
         embed.add_field(name="Time", value=format_duration(job.elapsed_s))
     if job.error_message and job.status == JobStatus.FAILED:

@@ -8,14 +8,13 @@ custom id alone; views built here are stopped before sending so discord.py never
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import discord
 from discord import ui
 
 from bot.discord_bot import jobs
-from bot.discord_bot.errors import describe, send_error
+from bot.discord_bot.errors import report_failure
 from bot.store import CancelRefused
 
 if TYPE_CHECKING:
@@ -29,23 +28,6 @@ def _bot(interaction: discord.Interaction) -> NSTBot:
     return cast("NSTBot", interaction.client)
 
 
-async def guarded(interaction: discord.Interaction, action: Callable[[], Awaitable[Any]]) -> None:
-    """Run a button action; any failure becomes the same specific message commands give."""
-    try:
-        await action()
-    except Exception as exc:
-        code, message = describe(exc)
-        log.info(
-            "button %s failed for user %s: %s",
-            interaction.data and interaction.data.get("custom_id"),
-            interaction.user.id,
-            code,
-        )
-        for listener in getattr(interaction.client, "error_listeners", ()):
-            listener(interaction, exc, code)
-        await send_error(interaction, message)
-
-
 def static_view(*items: ui.Item[Any]) -> ui.View:
     """A view for sending only: stopped at once so discord.py doesn't store it per message."""
     view = ui.View(timeout=None)
@@ -55,56 +37,63 @@ def static_view(*items: ui.Item[Any]) -> ui.View:
     return view
 
 
-class CancelButton(ui.DynamicItem[ui.Button], template=r"nst:cancel:(?P<job>\d+)"):
+def _button(
+    custom_id: str, label: str, style: discord.ButtonStyle, emoji: str | None = None
+) -> ui.Button[Any]:
+    return ui.Button(label=label, emoji=emoji, style=style, custom_id=custom_id)
+
+
+class _Guarded:
+    """Mixin for the buttons: `callback` runs `act`, and any failure becomes the same specific
+    message (and error-listener call) that a failing command gives."""
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        raise NotImplementedError
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            await self.act(interaction)
+        except Exception as exc:
+            custom_id = interaction.data and interaction.data.get("custom_id")
+            await report_failure(interaction, exc, f"button {custom_id}")
+
+
+class CancelButton(_Guarded, ui.DynamicItem[ui.Button], template=r"nst:cancel:(?P<job>\d+)"):
     def __init__(self, job_id: int) -> None:
-        super().__init__(
-            ui.Button(
-                label="Cancel",
-                emoji="✖️",
-                style=discord.ButtonStyle.danger,
-                custom_id=f"nst:cancel:{job_id}",
-            )
-        )
+        super().__init__(_button(f"nst:cancel:{job_id}", "Cancel", discord.ButtonStyle.danger, "✖️"))
         self.job_id = job_id
 
     @classmethod
     async def from_custom_id(cls, interaction, item, match):  # type: ignore[override]
         return cls(int(match["job"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        async def act() -> None:
-            bot = _bot(interaction)
-            admin = bool(interaction.permissions and interaction.permissions.manage_guild)
-            try:
-                job = await bot.store.request_cancel(self.job_id, interaction.user.id, admin=admin)
-            except CancelRefused as exc:
-                text = {
-                    "not_owner": "🙏 Sorry, only the person who started this job can cancel it.",
-                    "already_finished": f"Job #{self.job_id} has already finished.",
-                    "not_found": f"Job #{self.job_id} no longer exists.",
-                }.get(exc.code, exc.message)
-                await interaction.response.send_message(text, ephemeral=True)
-                return
-            log.info("job %d cancel requested by user %d", job.id, interaction.user.id)
-            bot.watcher.poke()
-            await interaction.response.send_message(f"🚫 Cancelling job #{job.id}…", ephemeral=True)
-
-        await guarded(interaction, act)
+    async def act(self, interaction: discord.Interaction) -> None:
+        bot = _bot(interaction)
+        admin = bool(interaction.permissions and interaction.permissions.manage_guild)
+        try:
+            job = await bot.store.request_cancel(self.job_id, interaction.user.id, admin=admin)
+        except CancelRefused as exc:
+            text = {
+                "not_owner": "🙏 Sorry, only the person who started this job can cancel it.",
+                "already_finished": f"Job #{self.job_id} has already finished.",
+                "not_found": f"Job #{self.job_id} no longer exists.",
+            }.get(exc.code, exc.message)
+            await interaction.response.send_message(text, ephemeral=True)
+            return
+        log.info("job %d cancel requested by user %d", job.id, interaction.user.id)
+        bot.watcher.poke()
+        await interaction.response.send_message(f"🚫 Cancelling job #{job.id}…", ephemeral=True)
 
 
 class RerunButton(
+    _Guarded,
     ui.DynamicItem[ui.Button],
     template=r"nst:rerun:(?P<job>\d+):(?P<variant>stronger|weaker|colours|larger)",
 ):
     def __init__(self, job_id: int, variant: str) -> None:
         label, emoji = jobs.VARIANT_LABELS[variant]
         super().__init__(
-            ui.Button(
-                label=label,
-                emoji=emoji,
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"nst:rerun:{job_id}:{variant}",
-            )
+            _button(f"nst:rerun:{job_id}:{variant}", label, discord.ButtonStyle.secondary, emoji)
         )
         self.job_id = job_id
         self.variant = variant
@@ -113,23 +102,18 @@ class RerunButton(
     async def from_custom_id(cls, interaction, item, match):  # type: ignore[override]
         return cls(int(match["job"]), match["variant"])
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        await guarded(
-            interaction,
-            lambda: jobs.rerun(_bot(interaction), interaction, self.job_id, self.variant),
-        )
+    async def act(self, interaction: discord.Interaction) -> None:
+        await jobs.rerun(_bot(interaction), interaction, self.job_id, self.variant)
 
 
 class HistoryButton(
-    ui.DynamicItem[ui.Button], template=r"nst:history:(?P<user>\d+):(?P<offset>\d+)"
+    _Guarded,
+    ui.DynamicItem[ui.Button],
+    template=r"nst:history:(?P<user>\d+):(?P<offset>\d+)",
 ):
     def __init__(self, user_id: int, offset: int, *, label: str = "Next") -> None:
         super().__init__(
-            ui.Button(
-                label=label,
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"nst:history:{user_id}:{offset}",
-            )
+            _button(f"nst:history:{user_id}:{offset}", label, discord.ButtonStyle.secondary)
         )
         self.user_id = user_id
         self.offset = offset
@@ -138,14 +122,11 @@ class HistoryButton(
     async def from_custom_id(cls, interaction, item, match):  # type: ignore[override]
         return cls(int(match["user"]), int(match["offset"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        async def act() -> None:
-            embed, view = await history_page(
-                _bot(interaction), self.user_id, interaction.user.id, self.offset
-            )
-            await interaction.response.edit_message(embed=embed, view=view)
-
-        await guarded(interaction, act)
+    async def act(self, interaction: discord.Interaction) -> None:
+        embed, view = await history_page(
+            _bot(interaction), self.user_id, interaction.user.id, self.offset
+        )
+        await interaction.response.edit_message(embed=embed, view=view)
 
 
 async def history_page(
@@ -165,14 +146,10 @@ async def history_page(
     return embed, static_view(*buttons)
 
 
-class ForgetButton(ui.DynamicItem[ui.Button], template=r"nst:forget:(?P<user>\d+)"):
+class ForgetButton(_Guarded, ui.DynamicItem[ui.Button], template=r"nst:forget:(?P<user>\d+)"):
     def __init__(self, user_id: int) -> None:
         super().__init__(
-            ui.Button(
-                label="Delete all my data",
-                style=discord.ButtonStyle.danger,
-                custom_id=f"nst:forget:{user_id}",
-            )
+            _button(f"nst:forget:{user_id}", "Delete all my data", discord.ButtonStyle.danger)
         )
         self.user_id = user_id
 
@@ -180,27 +157,20 @@ class ForgetButton(ui.DynamicItem[ui.Button], template=r"nst:forget:(?P<user>\d+
     async def from_custom_id(cls, interaction, item, match):  # type: ignore[override]
         return cls(int(match["user"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        async def act() -> None:
-            if interaction.user.id != self.user_id:
-                await interaction.response.send_message(
-                    "🙏 Only the person who asked can confirm this.", ephemeral=True
-                )
-                return
-            bot = _bot(interaction)
-            result = await bot.store.forget_user(self.user_id)
-            stylize = bot.get_cog("StylizeCog")
-            if stylize is not None:  # their saved "private" default is gone too
-                stylize.set_private_default(self.user_id, False)  # type: ignore[attr-defined]
-            log.info(
-                "user %d forgotten: %d jobs, %d images", self.user_id, result.jobs, result.images
+    async def act(self, interaction: discord.Interaction) -> None:
+        if interaction.user.id != self.user_id:
+            await interaction.response.send_message(
+                "🙏 Only the person who asked can confirm this.", ephemeral=True
             )
-            await interaction.response.edit_message(
-                content=f"🗑️ Done: deleted {result.jobs} job(s) and {result.images} image(s).",
-                view=None,
-            )
-
-        await guarded(interaction, act)
+            return
+        bot = _bot(interaction)
+        result = await bot.store.forget_user(self.user_id)
+        bot.set_private_default(self.user_id, False)  # their saved "private" default is gone
+        log.info("user %d forgotten: %d jobs, %d images", self.user_id, result.jobs, result.images)
+        await interaction.response.edit_message(
+            content=f"🗑️ Done: deleted {result.jobs} job(s) and {result.images} image(s).",
+            view=None,
+        )
 
 
 def cancel_view(job_id: int) -> ui.View:

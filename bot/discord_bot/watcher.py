@@ -172,9 +172,7 @@ class Watcher:
         via = await deliver(self.bot, fresh)
         self.deliveries[via] = self.deliveries.get(via, 0) + 1
         log.info("job %d (%s) delivered via %s", fresh.id, fresh.status.value, via)
-        observe = getattr(self.bot, "on_job_finished", None)
-        if observe is not None:
-            observe(fresh)
+        self.bot.on_job_finished(fresh)
         self._forget(job.id)
 
     def _forget(self, job_id: int) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bot.store import JobParams
 from nst_engine.errors import Cancelled, ImageError, OutOfMemoryError, WeightsError
 from nst_engine.images import decode_image, encode_png
 
@@ -36,12 +37,7 @@ class JobInput:
     job_id: Any
     content: bytes
     styles: Sequence[tuple[bytes, float]]
-    size: int = 512
-    preset: str = "standard"
-    style_strength: float = 1.0
-    preserve_colors: bool = False
-    init: str = "content"
-    seed: int | None = None
+    params: JobParams = field(default_factory=JobParams)
 
 
 @dataclass
@@ -89,15 +85,16 @@ def run_job(
             from nst_engine import stylize as engine_stylize
 
             stylize = engine_stylize
+        p = job.params
         result = stylize(
             content,
             styles,
-            size=max(64, min(int(job.size), options.max_size)),
-            preset=job.preset,
-            style_strength=job.style_strength,
-            preserve_colors=job.preserve_colors,
-            init=job.init,
-            seed=job.seed,
+            size=max(64, min(int(p.size), options.max_size)),
+            preset=p.preset,
+            style_strength=p.style_strength,
+            preserve_colors=p.preserve_colors,
+            init=p.init,
+            seed=p.seed,
             device=options.device,
             weights=options.weights,
             callback=callback,

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from bot.executor.stale import requeue_stale
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -240,18 +241,7 @@ class Supervisor:
             # Jitter so several runners on one database don't requeue in lockstep.
             await asyncio.sleep(self.requeue_interval_s * random.uniform(0.8, 1.2))
             try:
-                store = await self._get_store()
-                actions = await store.requeue_stale(
-                    self.settings.stale_after_s, max_crashes=self.settings.max_crashes
-                )
-                for action in actions:
-                    log.warning(
-                        "job %s %s after executor %s went silent (crashes: %d)",
-                        action.job_id,
-                        action.action,
-                        action.worker_id,
-                        action.crashes,
-                    )
+                await requeue_stale(await self._get_store(), self.settings)
             except asyncio.CancelledError:
                 raise
             except Exception:

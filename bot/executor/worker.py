@@ -19,27 +19,17 @@ import sys
 import time
 from typing import Any
 
-from bot.executor.jobrun import (
-    INTERNAL_MESSAGE,
-    EngineOptions,
-    JobInput,
-    Outcome,
-    StopFlag,
-    run_job,
-)
-from bot.executor.progress import ProgressRelay
+from bot.executor.jobrun import INTERNAL_MESSAGE, EngineOptions
+from bot.executor.running import JobRun, retry
+from bot.executor.stale import requeue_stale
 from bot.executor.supervisor import PARENT_PID_ENV
-from bot.executor.testhooks import maybe_crash
 from bot.settings import Settings
 
 log = logging.getLogger("bot.executor")
 
 POLL_S = 0.1  # idle claim poll; jittered, so pickup latency stays well under 250 ms
-CANCEL_CHECK_S = 0.25  # how often a running job's cancel flag is read
-PROGRESS_WRITE_S = 1.0  # at most one progress write per second
-PREVIEW_INTERVAL_S = 3.0
-STOP_WATCHDOG_S = 120.0  # an engine that ignores should_stop this long is considered hung
-EXIT_OK, EXIT_CONFIG, EXIT_HUNG = 0, 2, 70
+EXIT_OK, EXIT_CONFIG = 0, 2
+DRIVER_LOGGERS = ("aiosqlite", "sqlalchemy", "asyncpg", "psycopg", "alembic")
 
 
 def main(settings: Settings, worker_id: str | None = None, once: bool = False) -> int:
@@ -93,8 +83,7 @@ class Worker:
         self.finish_grace_s = settings.executor_finish_grace_s
         self._shutdown = asyncio.Event()
         self._signals = 0
-        self._job_id: int | None = None
-        self._stop: StopFlag | None = None
+        self._current: JobRun | None = None
         self.jobs_done = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -142,7 +131,7 @@ class Worker:
         return EXIT_OK
 
     async def _fail_internal(self, job_id: int) -> None:
-        await _retry(
+        await retry(
             lambda: self.store.fail(job_id, self.worker_id, "internal_error", INTERNAL_MESSAGE)
         )
 
@@ -155,8 +144,8 @@ class Worker:
         if not self._shutdown.is_set():
             log.info("received %s: shutting down", signal.Signals(sig).name)
         self._shutdown.set()
-        if self._stop is not None and self._signals > 1:
-            self._stop.set("shutdown")
+        if self._current is not None and self._signals > 1:
+            self._current.stop.set("shutdown")
 
     def _warm_up(self) -> str:
         # Load (and cache) the VGG once so the first job doesn't pay for it.
@@ -197,144 +186,21 @@ class Worker:
 
     # ------------------------------------------------------------------ one job
     async def _process(self, claimed: Any) -> None:
-        job = claimed.job
-        params = job.params
-        log.info(
-            "claimed job %d (attempt %d, owner %d, %d px, %s)",
-            job.id,
-            job.attempts,
-            job.owner_id,
-            params.size,
-            params.preset,
+        run = JobRun(
+            claimed,
+            store=self.store,
+            worker_id=self.worker_id,
+            options=self.options,
+            shutting_down=self._shutdown.is_set,
+            finish_grace_s=self.finish_grace_s,
         )
-        spec = JobInput(
-            job_id=job.id,
-            content=claimed.content.data,
-            styles=[(image.data, weight) for image, weight in claimed.styles],
-            size=params.size,
-            preset=params.preset,
-            style_strength=params.style_strength,
-            preserve_colors=params.preserve_colors,
-            init=params.init,
-            seed=params.seed,
-        )
-        stop = StopFlag()
-        relay = ProgressRelay(
-            preview_interval_s=PREVIEW_INTERVAL_S,
-            on_step=lambda p: maybe_crash(params.seed, int(p.step)),
-        )
-        self._job_id, self._stop = job.id, stop
-        if job.cancel_requested:
-            stop.set("cancel")
+        self._current = run
         try:
-            engine = asyncio.create_task(
-                asyncio.to_thread(run_job, spec, self.options, callback=relay, should_stop=stop)
-            )
-            watcher = asyncio.create_task(self._watch(job.id, relay, stop, engine))
-            try:
-                outcome = await asyncio.shield(engine)
-            finally:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
-            await self._record(job.id, outcome, stop)
+            outcome = await run.run()
         finally:
-            self._job_id, self._stop = None, None
-
-    async def _watch(
-        self, job_id: int, relay: ProgressRelay, stop: StopFlag, engine: asyncio.Task[Any]
-    ) -> None:
-        """While the engine runs: cancel checks, throttled progress, shutdown decisions."""
-        last_write = time.monotonic()
-        while not engine.done():
-            await asyncio.sleep(CANCEL_CHECK_S)
-            try:
-                if not stop() and await self.store.is_cancel_requested(job_id):
-                    log.info("job %d: cancel requested", job_id)
-                    stop.set("cancel")
-                if self._shutdown.is_set() and not stop():
-                    snap = relay.latest
-                    eta = snap.eta_s if snap is not None else None
-                    if eta is None or eta > self.finish_grace_s:
-                        log.info("job %d: stopping it to requeue (shutdown)", job_id)
-                        stop.set("shutdown")
-                if time.monotonic() - last_write >= PROGRESS_WRITE_S:
-                    last_write = time.monotonic()
-                    await self._write_progress(job_id, relay, stop)
-                if stop.set_at is not None and time.monotonic() - stop.set_at > STOP_WATCHDOG_S:
-                    # The engine ignores should_stop (hung in native code?). Die like a crash:
-                    # the job's heartbeat goes stale and the stale-requeue/poison rule takes over.
-                    log.critical(
-                        "job %d: engine did not stop in %.0f s; exiting", job_id, STOP_WATCHDOG_S
-                    )
-                    logging.shutdown()
-                    os._exit(EXIT_HUNG)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("job %d: progress/cancel bookkeeping failed", job_id)
-
-    async def _write_progress(self, job_id: int, relay: ProgressRelay, stop: StopFlag) -> None:
-        snap, preview = relay.take()
-        if snap is None:
-            return
-        owned = await self.store.report_progress(
-            job_id,
-            self.worker_id,
-            scale=snap.scale,
-            scales=snap.scales,
-            step=snap.step,
-            total=snap.total_steps,
-            eta_s=snap.eta_s,
-            preview_jpeg=preview.jpeg if preview else None,
-            preview_size=(preview.width, preview.height) if preview else None,
-        )
-        if not owned:
-            self._lost(job_id, stop)
-
-    def _lost(self, job_id: int, stop: StopFlag) -> None:
-        if not stop():
-            log.warning("job %d is no longer ours (requeued as stale?); abandoning it", job_id)
-        stop.set("lost")
-
-    async def _record(self, job_id: int, outcome: Outcome, stop: StopFlag) -> None:
-        store, wid = self.store, self.worker_id
+            self._current = None
         if outcome.kind == "succeeded":
-            assert outcome.png is not None
-            ok = await _retry(
-                lambda: store.complete(
-                    job_id,
-                    wid,
-                    outcome.png,
-                    outcome.width,
-                    outcome.height,
-                    outcome.elapsed_s,
-                    notes=outcome.notes,
-                )
-            )
-            log.info(
-                "job %d succeeded: %dx%d, %d steps in %.1f s on %s%s",
-                job_id,
-                outcome.width,
-                outcome.height,
-                outcome.steps,
-                outcome.elapsed_s,
-                outcome.device,
-                "" if ok else " (but it was no longer ours; result dropped)",
-            )
             self.jobs_done += 1
-        elif outcome.kind == "failed":
-            assert outcome.error_code is not None and outcome.error_message is not None
-            await _retry(lambda: store.fail(job_id, wid, outcome.error_code, outcome.error_message))
-            log.info("job %d failed: %s", job_id, outcome.error_code)
-        elif stop.reason == "shutdown":
-            await _retry(lambda: store.requeue(job_id, wid))
-            log.info("job %d requeued (executor shutting down)", job_id)
-        elif stop.reason == "lost":
-            log.info("job %d abandoned", job_id)
-        else:
-            await _retry(lambda: store.mark_cancelled(job_id, wid))
-            log.info("job %d cancelled", job_id)
 
     # ------------------------------------------------------------------ background
     async def _background(self) -> None:
@@ -344,15 +210,18 @@ class Worker:
         next_requeue = time.monotonic() + requeue_every * random.uniform(0.2, 1.0)
         while True:
             try:
-                job_id, stop = self._job_id, self._stop
+                current = self._current
                 owned = await self.store.heartbeat(
-                    self.worker_id, job_id, host=self.host, pid=self.pid
+                    self.worker_id,
+                    current.job_id if current else None,
+                    host=self.host,
+                    pid=self.pid,
                 )
-                if job_id is not None and stop is not None and not owned:
-                    self._lost(job_id, stop)
+                if current is not None and not owned:
+                    current.lost()
                 if time.monotonic() >= next_requeue:
                     next_requeue = time.monotonic() + requeue_every * random.uniform(0.8, 1.2)
-                    await self._requeue_stale()
+                    await requeue_stale(self.store, self.settings)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -369,32 +238,6 @@ class Worker:
             return True
         return False
 
-    async def _requeue_stale(self) -> None:
-        actions = await self.store.requeue_stale(
-            self.settings.stale_after_s, max_crashes=self.settings.max_crashes
-        )
-        for action in actions:
-            log.warning(
-                "job %d %s: executor %s went silent (crashes: %d)",
-                action.job_id,
-                action.action,
-                action.worker_id,
-                action.crashes,
-            )
-
-
-async def _retry(call: Any, attempts: int = 5, delay_s: float = 0.5) -> bool:
-    """Run a final-state write, retrying briefly (a busy database must not lose a result)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return bool(await call())
-        except Exception:
-            if attempt == attempts:
-                log.exception("database write failed %d times; giving up", attempts)
-                return False
-            await asyncio.sleep(delay_s * attempt)
-    return False
-
 
 def _configure_logging(settings: Settings, worker_id: str) -> None:
     logging.basicConfig(
@@ -402,6 +245,10 @@ def _configure_logging(settings: Settings, worker_id: str) -> None:
         stream=sys.stderr,
         format=f"%(asctime)s {worker_id.replace('%', '%%')} %(levelname)s %(name)s: %(message)s",
     )
+    # At DEBUG the database drivers log every statement's parameters (whole images, the
+    # connection string); keep them at WARNING, as `nst-bot run` does for its own process.
+    for name in DRIVER_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _safe_error(exc: BaseException, settings: Settings) -> str:

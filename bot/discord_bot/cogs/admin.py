@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_bot.errors import NotAllowed
+from bot.discord_bot.jobs import SizeOption
 from bot.store import GuildSettings
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ class AdminCog(commands.Cog):
         disallow_channel: app_commands.AppCommandChannel | None = None,
         all_channels: bool = False,
         per_user_limit: app_commands.Range[int, 1, 100] | None = None,
-        max_size: app_commands.Range[int, 64, 4096] | None = None,
+        max_size: SizeOption | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None

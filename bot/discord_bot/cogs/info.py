@@ -63,12 +63,11 @@ class InfoCog(commands.Cog):
         stats = await store.stats()
         lines = []
         for job in mine:
-            info = await store.queue_info(job.id)
             if job.status == JobStatus.RUNNING:
                 pr = job.progress
                 done = f"{pr.step}/{pr.total} steps" if pr.total else "starting"
                 lines.append(f"🎨 #{job.id} running — {done}, ETA {format_duration(pr.eta_s)}")
-            elif info is not None:
+            elif (info := await store.queue_info(job.id)) is not None:
                 lines.append(
                     f"🕒 #{job.id} position **{info.position}** of {info.total_queued}, "
                     f"ETA {format_duration(info.eta_s)}"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_bot.jobs import PresetOption, SizeOption, StrengthOption
 from bot.discord_bot.views import ForgetButton, static_view
 from bot.store import UserSettings
 
@@ -51,9 +52,9 @@ class PrefsCog(commands.Cog):
     async def settings(
         self,
         interaction: discord.Interaction,
-        size: app_commands.Range[int, 64, 4096] | None = None,
-        preset: Literal["fast", "standard", "high"] | None = None,
-        strength: app_commands.Range[float, 0.1, 10.0] | None = None,
+        size: SizeOption | None = None,
+        preset: PresetOption | None = None,
+        strength: StrengthOption | None = None,
         preserve_colors: bool | None = None,
         private: bool | None = None,
         dm_when_done: bool | None = None,
@@ -92,9 +93,7 @@ class PrefsCog(commands.Cog):
                 if changes
                 else await store.get_user_settings(user_id)
             )
-        stylize = self.bot.get_cog("StylizeCog")
-        if stylize is not None:
-            stylize.set_private_default(user_id, saved.private)  # type: ignore[attr-defined]
+        self.bot.set_private_default(user_id, saved.private)
         await interaction.edit_original_response(content=describe_settings(saved, self.bot))
 
     @app_commands.command(name="forget", description="Delete all your jobs, images and settings")

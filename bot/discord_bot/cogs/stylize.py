@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_bot import jobs
-from bot.discord_bot.errors import InputRejected, UserFacingError
+from bot.discord_bot.errors import ChannelNotAllowed, InputRejected, UserFacingError
+from bot.discord_bot.jobs import PresetOption, SizeOption, StrengthOption
 from bot.discord_bot.validation import ValidImage, fetch_images
 
 if TYPE_CHECKING:
@@ -62,9 +63,9 @@ class StylizeCog(commands.Cog):
         interaction: discord.Interaction,
         content: discord.Attachment,
         style: discord.Attachment,
-        strength: app_commands.Range[float, 0.1, 10.0] | None = None,
-        size: app_commands.Range[int, 64, 4096] | None = None,
-        preset: Literal["fast", "standard", "high"] | None = None,
+        strength: StrengthOption | None = None,
+        size: SizeOption | None = None,
+        preset: PresetOption | None = None,
         preserve_colors: bool | None = None,
         style2: discord.Attachment | None = None,
         style2_weight: app_commands.Range[float, 0.05, 0.95] | None = None,
@@ -77,26 +78,21 @@ class StylizeCog(commands.Cog):
                 "`style2_weight` only makes sense with a `style2` image.", code="bad_params"
             )
         attachments = [("content", content), ("style", style)]
+        weights = [1.0]
         if style2 is not None:
             attachments.append(("second style", style2))
-        async with self.bot.intake:
-            params = await jobs.resolve_params(
-                self.bot,
-                interaction.user.id,
-                size=size,
-                preset=preset,
-                strength=strength,
-                preserve_colors=preserve_colors,
-                private=private,
-            )
-            await self._check_channel(interaction)
-            images = await self._fetch_all(attachments)
-            if style2 is not None:
-                w = style2_weight if style2_weight is not None else 0.5
-                styles = [(jobs.blob(images[1]), 1.0 - w), (jobs.blob(images[2]), w)]
-            else:
-                styles = [(jobs.blob(images[1]), 1.0)]
-            await jobs.enqueue(self.bot, interaction, jobs.blob(images[0]), styles, params)
+            w = style2_weight if style2_weight is not None else 0.5
+            weights = [1.0 - w, w]
+        await self._submit(
+            interaction,
+            attachments,
+            weights,
+            size=size,
+            preset=preset,
+            strength=strength,
+            preserve_colors=preserve_colors,
+            private=private,
+        )
 
     async def stylize_message(
         self, interaction: discord.Interaction, message: discord.Message
@@ -110,13 +106,28 @@ class StylizeCog(commands.Cog):
                 f"(it has {len(pictures)}). Or use `/stylize`.",
                 code="need_two_images",
             )
+        await self._submit(interaction, [("content", pictures[0]), ("style", pictures[1])], [1.0])
+
+    async def _submit(
+        self,
+        interaction: discord.Interaction,
+        attachments: list[tuple[str, discord.Attachment]],
+        style_weights: list[float],
+        **options: Any,
+    ) -> None:
+        """Queue a job: the content image first in `attachments`, then one per style weight.
+
+        Options resolve against saved defaults; the channel is checked before any download.
+        """
         async with self.bot.intake:
-            params = await jobs.resolve_params(self.bot, interaction.user.id)
+            params = await jobs.resolve_params(self.bot, interaction.user.id, **options)
             await self._check_channel(interaction)
-            images = await self._fetch_all([("content", pictures[0]), ("style", pictures[1])])
-            await jobs.enqueue(
-                self.bot, interaction, jobs.blob(images[0]), [(jobs.blob(images[1]), 1.0)], params
-            )
+            images = await self._fetch_all(attachments)
+            styles = [
+                (jobs.blob(image), weight)
+                for image, weight in zip(images[1:], style_weights, strict=True)
+            ]
+            await jobs.enqueue(self.bot, interaction, jobs.blob(images[0]), styles, params)
 
     async def _check_channel(self, interaction: discord.Interaction) -> None:
         # The store checks too; this avoids downloading anything in a closed channel.
@@ -125,10 +136,7 @@ class StylizeCog(commands.Cog):
         rules = await self.bot.store.get_guild_settings(interaction.guild_id)
         if rules.allowed_channel_ids and interaction.channel_id not in rules.allowed_channel_ids:
             where = ", ".join(f"<#{c}>" for c in rules.allowed_channel_ids)
-            raise UserFacingError(
-                f"Style transfer is not enabled in this channel; use {where}.",
-                code="channel_not_allowed",
-            )
+            raise ChannelNotAllowed(f"Style transfer is not enabled in this channel; use {where}.")
 
     async def _fetch_all(
         self, attachments: list[tuple[str, discord.Attachment]]

@@ -19,21 +19,6 @@ from tests.fakediscord import FakeDiscord, redirect_discord_py, run_bot
 from tests.fakediscord.fixtures import fake_discord  # noqa: F401
 
 
-async def eventually(condition: Any, timeout: float = 10.0, what: str = "condition") -> Any:  # noqa: ASYNC109
-    """Poll a condition the fake cannot see (store state, bot counters); sync or async."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = condition()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     """Settings for tests: tiny fast jobs, short intervals, no cooldown."""
     values: dict[str, Any] = {
@@ -77,14 +62,6 @@ async def started_bot(
     fake: FakeDiscord, store: Store, settings: Settings, **kwargs: Any
 ) -> AsyncIterator[NSTBot]:
     bot = NSTBot(settings, store, guild_ready_timeout=0.05, poll_s=0.05, **kwargs)
-
-    async def wake_waiters() -> None:
-        # `is_ready` flips without any traffic the fake sees; make its waiters re-check.
-        notify = getattr(fake, "_notify", None)
-        if notify is not None:
-            notify()
-
-    bot.add_listener(wake_waiters, "on_ready")
     async with run_bot(bot, fake, error_loggers=("discord", "bot")):
         yield bot
 
@@ -113,7 +90,6 @@ async def env(fake_discord: FakeDiscord, store: Store, settings: Settings) -> As
 
 __all__ = [
     "BotEnv",
-    "eventually",
     "make_settings",
     "open_store",
     "redirect_discord_py",

@@ -17,6 +17,7 @@ from pathlib import Path
 from bot.discord_bot import NSTBot
 from bot.store import Store
 from tests import badimages
+from tests.bot.botproc import bot_process
 from tests.bot.discord_bot.conftest import make_settings, open_store, started_bot
 from tests.fakediscord import FakeDiscord, redirect_discord_py
 
@@ -30,6 +31,10 @@ class LoadResult:
     answered: int  # interactions whose response shows the queued job
     wall_s: float  # burst sent → every reply edited
     errors: list[str] = field(default_factory=list)
+    # From a separate bot process: lag quantiles as histogram bucket bounds, and the defer
+    # latency of interactions sent one at a time after the burst.
+    lag_bounds: dict[int, float] | None = None
+    single_defer_s: list[float] = field(default_factory=list)
 
     @staticmethod
     def pct(values: list[float], q: float) -> float:
@@ -39,7 +44,7 @@ class LoadResult:
         return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
     def _lag_rows(self) -> list[tuple[str, str]]:
-        bounds = getattr(self, "lag_bounds", None)
+        bounds = self.lag_bounds
         if bounds:  # from the bot's own histogram: bucket upper bounds
             return [
                 (f"event-loop lag {k}", f"≤ {v * 1000:g} ms")
@@ -65,7 +70,7 @@ class LoadResult:
             *self._lag_rows(),
             ("burst → all replies", f"{self.wall_s:.1f} s"),
         ]
-        single = getattr(self, "single_defer_s", None)
+        single = self.single_defer_s
         if single:
             rows += [
                 (
@@ -194,123 +199,78 @@ def lag_quantile(before: dict[float, float], after: dict[float, float], q: float
 async def run_load_process(tmp: Path, n: int = 500, timeout_s: float = 240.0) -> LoadResult:
     """The same burst against a real `nst-bot run` process (no executors): the fake and the
     load driver live in this process, the bot alone on its own event loop."""
-    import os
-    import socket
-    import sys
-
     import aiohttp
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    async with FakeDiscord() as fake:
-        env = {
-            **os.environ,
-            **fake.env(),
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'nst.db'}",
-            "DATA_DIR": str(tmp / "data"),
-            "EXECUTORS": "0",
-            "WEB_PORT": str(port),
-            "GLOBAL_QUEUE_LIMIT": str(n + 100),
-            "COOLDOWN_S": "0",
-            "LOG_LEVEL": "WARNING",
-        }
-        log = (tmp / "bot.log").open("wb")
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "run",
-            cwd=tmp,
-            env=env,
-            stdout=log,
-            stderr=asyncio.subprocess.STDOUT,
+    async with (
+        FakeDiscord() as fake,
+        bot_process(
+            fake, tmp, EXECUTORS="0", GLOBAL_QUEUE_LIMIT=str(n + 100), LOG_LEVEL="WARNING"
+        ) as bot,
+        aiohttp.ClientSession() as http,
+    ):
+        base = bot.web_base
+
+        async def discord_ready() -> bool:  # discord.py has its guilds
+            try:
+                async with http.get(f"{base}/healthz") as resp:
+                    return bool((await resp.json()).get("discord_ready"))
+            except aiohttp.ClientError:
+                return False
+
+        await fake.wait_ready(timeout=60)
+        await fake.wait_until(lambda: "stylize" in fake.commands, timeout=30)
+        await fake.wait_until(discord_ready, timeout=60)
+        content = fake.add_attachment(badimages.png(badimages.photo()), "c.png", "image/png")
+        style = fake.add_attachment(badimages.png(badimages.photo((48, 64))), "s.png", "image/png")
+        users = [fake.add_user(f"user{i}") for i in range(n)]
+        async with http.get(f"{base}/metrics") as resp:
+            before = _lag_buckets(await resp.text())
+        start = time.perf_counter()
+        iids = await asyncio.gather(
+            *(fake.slash("stylize", {"content": content, "style": style}, user=u) for u in users)
         )
-        fake.watch(proc)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            async with aiohttp.ClientSession() as http:
-                await fake.wait_ready(timeout=60)
-                await fake.wait_until(lambda: "stylize" in fake.commands, timeout=30)
-                while True:  # until discord.py reports ready (guilds received)
-                    try:
-                        async with http.get(f"{base}/healthz") as resp:
-                            if (await resp.json()).get("discord_ready"):
-                                break
-                    except aiohttp.ClientError:
-                        pass
-                    await asyncio.sleep(0.1)
-                content = fake.add_attachment(
-                    badimages.png(badimages.photo()), "c.png", "image/png"
-                )
-                style = fake.add_attachment(
-                    badimages.png(badimages.photo((48, 64))), "s.png", "image/png"
-                )
-                users = [fake.add_user(f"user{i}") for i in range(n)]
-                async with http.get(f"{base}/metrics") as resp:
-                    before = _lag_buckets(await resp.text())
-                start = time.perf_counter()
-                iids = await asyncio.gather(
-                    *(
-                        fake.slash("stylize", {"content": content, "style": style}, user=u)
-                        for u in users
-                    )
-                )
 
-                def answered() -> int:
-                    return sum(
-                        1
-                        for i in iids
-                        if (m := fake.original(i)) is not None and "queued" in m.content
-                    )
+        def answered() -> int:
+            return sum(
+                1 for i in iids if (m := fake.original(i)) is not None and "queued" in m.content
+            )
 
-                await fake.wait_until(
-                    lambda: answered() >= len(iids),
-                    timeout=timeout_s,
-                    what="every interaction to be answered",
-                )
-                wall = time.perf_counter() - start
-                async with http.get(f"{base}/metrics") as resp:
-                    text = await resp.text()
-                after = _lag_buckets(text)
-                # Then one at a time (the usual case): latency without a burst in front.
-                single: list[float] = []
-                for i in range(50):
-                    user = fake.add_user(f"solo{i}")
-                    iid = await fake.slash(
-                        "stylize", {"content": content, "style": style}, user=user
-                    )
-                    await fake.wait_until(lambda iid=iid: fake.interaction(iid).acked_type)
-                    single.append(fake.interaction(iid).acked_after_s or float("nan"))
-                    await fake.wait_until(
-                        lambda iid=iid: (
-                            (m := fake.original(iid)) is not None and "queued" in m.content
-                        )
-                    )
-                queued = next(
-                    float(line.rsplit(" ", 1)[1])
-                    for line in text.splitlines()
-                    if line.startswith("nst_queue_depth ")
-                )
-        finally:
-            fake._watched.clear()
-            if proc.returncode is None:
-                proc.terminate()
-            await asyncio.wait_for(proc.wait(), 60)
-            log.close()
+        await fake.wait_until(
+            lambda: answered() >= len(iids),
+            timeout=timeout_s,
+            what="every interaction to be answered",
+        )
+        wall = time.perf_counter() - start
+        async with http.get(f"{base}/metrics") as resp:
+            text = await resp.text()
+        after = _lag_buckets(text)
+        # Then one at a time (the usual case): latency without a burst in front.
+        single: list[float] = []
+        for i in range(50):
+            user = fake.add_user(f"solo{i}")
+            iid = await fake.slash("stylize", {"content": content, "style": style}, user=user)
+            await fake.wait_until(lambda iid=iid: fake.interaction(iid).acked_type)
+            single.append(fake.interaction(iid).acked_after_s or float("nan"))
+            await fake.wait_until(
+                lambda iid=iid: (m := fake.original(iid)) is not None and "queued" in m.content
+            )
+        queued = next(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("nst_queue_depth ")
+        )
     defer = [
         fake.interaction(i).acked_after_s
         for i in iids
         if fake.interaction(i).acked_type == 5 and fake.interaction(i).acked_after_s
     ]
-    result = LoadResult(
+    return LoadResult(
         n=len(iids),
         defer_s=defer,
         lag_s=[],
         jobs_recorded=int(queued),
         answered=answered(),
         wall_s=wall,
+        lag_bounds={q: lag_quantile(before, after, q) for q in (50, 99, 100)},
+        single_defer_s=single,
     )
-    result.lag_bounds = {q: lag_quantile(before, after, q) for q in (50, 99, 100)}  # type: ignore[attr-defined]
-    result.single_defer_s = single  # type: ignore[attr-defined]
-    return result

@@ -7,25 +7,6 @@ from tests.bot.discord_bot.test_buttons import reply_text, result_png
 from tests.bot.discord_bot.test_stylize_flow import png, queued_card, submit
 
 
-def channel_option(fake, channel_id: str) -> dict:
-    """A channel option (type 7) with its `resolved.channels` entry, which the fake's `slash`
-    does not build itself: wrap its option builder for this one call."""
-    original = fake._option
-
-    def option(name, value, resolved, gid):
-        if value is channel_marker:
-            fake._option = original
-            payload = dict(fake.channels[channel_id])
-            payload.setdefault("permissions", "0")
-            resolved.setdefault("channels", {})[channel_id] = payload
-            return {"name": name, "type": 7, "value": channel_id}
-        return original(name, value, resolved, gid)
-
-    channel_marker = {"channel": channel_id}
-    fake._option = option
-    return channel_marker
-
-
 async def finish_all(env):
     while (claimed := await env.store.claim("w1")) is not None:
         await env.store.complete(claimed.job.id, "w1", result_png(), 64, 48, 0.1)
@@ -116,7 +97,7 @@ async def test_config_is_admin_only_and_restricts_channels(env):
     await fake.wait_until(lambda: env.errors)
     assert env.error_codes() == ["missing_permissions"]
     assert denied
-    iid = await fake.slash("config", {"allow_channel": channel_option(fake, other)}, user=admin)
+    iid = await fake.slash("config", {"allow_channel": fake.channels[other]}, user=admin)
     await answer(fake, iid, "allowed channels")
     rules = await env.store.get_guild_settings(int(fake.guild_id))
     assert rules.allowed_channel_ids == (int(other),)

@@ -7,7 +7,7 @@ import io
 from PIL import Image
 
 from bot.discord_bot.delivery import fit_upload
-from tests.bot.discord_bot.conftest import BotEnv, eventually, started_bot
+from tests.bot.discord_bot.conftest import BotEnv, started_bot
 from tests.bot.discord_bot.test_buttons import result_png
 from tests.bot.discord_bot.test_stylize_flow import queued_card, submit
 
@@ -18,11 +18,17 @@ async def run_one(env):
     return claimed.job.id
 
 
-async def test_expired_token_falls_back_to_channel_with_mention(env):
-    fake = env.fake
+async def queued_with_expired_token(env) -> str:
+    """A queued job whose interaction token has expired, so delivery must fall back."""
     iid = await submit(env)
     await queued_card(env, iid)
-    fake.expire_token(fake.interaction(iid).token)
+    env.fake.expire_token(env.fake.interaction(iid).token)
+    return iid
+
+
+async def test_expired_token_falls_back_to_channel_with_mention(env):
+    fake = env.fake
+    await queued_with_expired_token(env)
     job_id = await run_one(env)
     msg = await fake.wait_until(
         lambda: [m for m in fake.channel_messages() if "ready" in m.content]
@@ -31,33 +37,29 @@ async def test_expired_token_falls_back_to_channel_with_mention(env):
     assert msg[0].file(0).startswith(b"\x89PNG")
     assert f"nst:rerun:{job_id}:larger" in msg[0].custom_ids()
     assert [c for c in fake.calls if c.status == 401 and c.error_code == 50027]
-    await eventually(lambda: env.bot.watcher.deliveries.get("channel"))
+    await fake.wait_until(lambda: env.bot.watcher.deliveries.get("channel"), timeout=10)
     job = await env.store.get_job(job_id)
     assert job.delivered_via == "channel" and job.delivered_message_id == int(msg[0].id)
 
 
 async def test_closed_channel_falls_back_to_dm(env):
     fake = env.fake
-    iid = await submit(env)
-    await queued_card(env, iid)
-    fake.expire_token(fake.interaction(iid).token)
+    await queued_with_expired_token(env)
     fake.forbid_channel(fake.channel_id)
     job_id = await run_one(env)
     dms = await fake.wait_until(lambda: fake.dm_messages(fake.alice))
     assert f"#{job_id}" in dms[0].content and dms[0].file(0).startswith(b"\x89PNG")
-    await eventually(lambda: env.bot.watcher.deliveries.get("dm"))
+    await fake.wait_until(lambda: env.bot.watcher.deliveries.get("dm"), timeout=10)
     assert (await env.store.get_job(job_id)).delivered_via == "dm"
 
 
 async def test_nowhere_to_deliver_is_recorded_not_retried_forever(env):
     fake = env.fake
-    iid = await submit(env)
-    await queued_card(env, iid)
-    fake.expire_token(fake.interaction(iid).token)
+    await queued_with_expired_token(env)
     fake.forbid_channel(fake.channel_id)
     fake.close_dms(fake.alice)
     job_id = await run_one(env)
-    await eventually(lambda: env.bot.watcher.deliveries.get("none"))
+    await fake.wait_until(lambda: env.bot.watcher.deliveries.get("none"), timeout=10)
     assert (await env.store.get_job(job_id)).delivered_via == "none"
 
 
@@ -87,7 +89,7 @@ async def test_restart_mid_job_delivers_after_restart(fake_discord, store, setti
             lambda: (m := fake.original(iid)) and "ready" in m.content and m
         )
         assert final.file(0).startswith(b"\x89PNG")
-        await eventually(lambda: bot.watcher.deliveries.get("interaction"))
+        await fake.wait_until(lambda: bot.watcher.deliveries.get("interaction"), timeout=10)
 
 
 async def test_progress_edits_are_coalesced_and_rate_limits_handled(env):
@@ -163,7 +165,7 @@ async def test_upload_refused_with_413_is_retried_smaller(env):
     final = await fake.wait_until(lambda: (m := fake.original(iid)) and "ready" in m.content and m)
     assert final.file(0)
     assert [c for c in fake.calls if c.status == 413]
-    await eventually(lambda: env.bot.watcher.deliveries.get("interaction"))
+    await fake.wait_until(lambda: env.bot.watcher.deliveries.get("interaction"), timeout=10)
     assert (await env.store.get_job(job_id)).delivered_via == "interaction"
 
 

@@ -13,7 +13,6 @@ import pytest
 
 from bot.executor.supervisor import Supervisor
 from bot.store import JobStatus
-from tests.bot.discord_bot.conftest import eventually
 from tests.bot.discord_bot.test_stylize_flow import queued_card
 
 pytestmark = pytest.mark.slow
@@ -44,7 +43,7 @@ async def test_killed_executor_job_is_retried_and_delivered(env, executor, fixtu
         jobs = await env.store.active_jobs()
         return jobs and jobs[0].status == JobStatus.RUNNING and jobs[0]
 
-    job = await eventually(running, timeout=120, what="the job to start")
+    job = await fake.wait_until(running, timeout=120, what="the job to start")
     pid = executor.pids()[0]
     os.kill(pid, signal.SIGKILL)
     final = await fake.wait_until(

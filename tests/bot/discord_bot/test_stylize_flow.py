@@ -9,7 +9,6 @@ from PIL import Image
 
 from bot.store import JobStatus
 from tests import badimages
-from tests.bot.discord_bot.conftest import eventually
 
 
 def png(size=(64, 48)) -> bytes:
@@ -80,6 +79,8 @@ async def test_progress_edits_and_result_delivery(env):
     )
     job = await env.store.get_job(job_id)
     assert job.status == JobStatus.SUCCEEDED
-    await eventually(lambda: env.bot.watcher.deliveries.get("interaction") == 1)
+    await env.fake.wait_until(
+        lambda: env.bot.watcher.deliveries.get("interaction") == 1, timeout=10
+    )
     job = await env.store.get_job(job_id)
     assert job.delivered_via == "interaction"

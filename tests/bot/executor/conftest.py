@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot.store import ImageBlob, Job, JobParams, Store, migrate
+from bot.store import ImageBlob, Job, JobParams, Store
 
 # Fast settings for every spawned executor: one CPU thread each (the CI box has two cores),
 # quick heartbeats so a killed executor's job goes stale in about two seconds.
@@ -118,13 +118,6 @@ def tiny_blob(path: Path, side: int = 64) -> ImageBlob:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return ImageBlob(buf.getvalue(), "png", img.width, img.height)
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"
-    migrate(url)
-    return url
 
 
 @pytest.fixture

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot.store import ImageBlob, JobParams, JobStatus, Store
+from bot.store import ImageBlob, Job, JobParams, JobStatus, Store
 from tests.bot.executor.conftest import (
     TINY,
     Cluster,
+    ExecutorProc,
     all_finished,
     jobs_by_id,
     submit_many,
@@ -42,6 +43,21 @@ async def running_on(store: Store, job_id: int, worker_id: str, min_step: int = 
         and job.worker_id == worker_id
         and job.progress.step >= min_step
     )
+
+
+async def long_job_running(
+    store: Store, cluster: Cluster, inputs: dict, worker_id: str
+) -> tuple[Job, ExecutorProc]:
+    """A LONG job, and a new executor that has taken it and reported progress."""
+    job = (await submit_many(store, inputs, 1, params=LONG))[0]
+    ex = cluster.spawn(worker_id)
+    await wait_for(
+        lambda: running_on(store, job.id, worker_id, min_step=1),
+        90,
+        "the long job to report progress",
+        cluster=cluster,
+    )
+    return job, ex
 
 
 async def test_runs_jobs_and_fails_bad_input_with_its_reason(store, cluster, inputs):
@@ -203,14 +219,7 @@ async def test_a_frozen_executor_that_wakes_up_cannot_overwrite_the_new_attempt(
 async def test_preview_then_cancel_stops_the_job_and_the_executor_carries_on(
     store, cluster, inputs
 ):
-    long_job = (await submit_many(store, inputs, 1, params=LONG))[0]
-    ex = cluster.spawn("canceller")
-    await wait_for(
-        lambda: running_on(store, long_job.id, "canceller", min_step=1),
-        90,
-        "the long job to report progress",
-        cluster=cluster,
-    )
+    long_job, ex = await long_job_running(store, cluster, inputs, "canceller")
 
     async def preview():
         job = await store.get_job(long_job.id)
@@ -236,14 +245,7 @@ async def test_preview_then_cancel_stops_the_job_and_the_executor_carries_on(
 
 
 async def test_sigterm_requeues_the_running_job_and_exits_0(store, cluster, inputs):
-    long_job = (await submit_many(store, inputs, 1, params=LONG))[0]
-    ex = cluster.spawn("terminated")
-    await wait_for(
-        lambda: running_on(store, long_job.id, "terminated", min_step=1),
-        90,
-        "the long job to report progress",
-        cluster=cluster,
-    )
+    long_job, ex = await long_job_running(store, cluster, inputs, "terminated")
     ex.term()
     assert await asyncio.to_thread(ex.wait, 30) == 0, ex.log()
     job = await store.get_job(long_job.id)

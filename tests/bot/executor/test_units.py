@@ -22,6 +22,7 @@ from bot.executor.jobrun import (
 from bot.executor.progress import ProgressRelay
 from bot.executor.supervisor import PARENT_PID_ENV, backoff_delay, child_env
 from bot.settings import Settings
+from bot.store import JobParams
 from nst_engine.errors import Cancelled, OutOfMemoryError
 
 
@@ -94,15 +95,17 @@ def _png(path: Path) -> bytes:
 def test_bad_input_fails_with_the_decoders_reason(fixture_images):
     style = _png(fixture_images / "starry_night.jpg")
     cut = style[: len(style) // 2]  # an upload cut off halfway
-    out = run_job(JobInput(1, cut, [(style, 1.0)], size=64), EngineOptions())
+    out = run_job(JobInput(1, cut, [(style, 1.0)], JobParams(size=64)), EngineOptions())
     assert out.kind == "failed"
     assert out.error_code == "truncated"
     assert "incomplete or corrupt" in (out.error_message or "")
 
-    out = run_job(JobInput(2, b"", [(style, 1.0)], size=64), EngineOptions())
+    out = run_job(JobInput(2, b"", [(style, 1.0)], JobParams(size=64)), EngineOptions())
     assert (out.kind, out.error_code) == ("failed", "empty")
 
-    out = run_job(JobInput(3, style, [(b"hello, I am text", 1.0)], size=64), EngineOptions())
+    out = run_job(
+        JobInput(3, style, [(b"hello, I am text", 1.0)], JobParams(size=64)), EngineOptions()
+    )
     assert (out.kind, out.error_code) == ("failed", "not_an_image")
 
 
@@ -115,7 +118,7 @@ def _raiser(exc: BaseException):
 
 def test_engine_exceptions_map_to_outcomes(fixture_images, caplog):
     data = _png(fixture_images / "tubingen.jpg")
-    job = JobInput(42, data, [(data, 1.0)], size=64)
+    job = JobInput(42, data, [(data, 1.0)], JobParams(size=64))
     out = run_job(job, EngineOptions(), stylize=_raiser(Cancelled()))
     assert out.kind == "cancelled"
 
@@ -145,7 +148,9 @@ def test_size_is_capped_by_the_executors_max_size(fixture_images):
 
     data = _png(fixture_images / "tubingen.jpg")
     run_job(
-        JobInput(1, data, [(data, 0.5)], size=4096), EngineOptions(max_size=256), stylize=stylize
+        JobInput(1, data, [(data, 0.5)], JobParams(size=4096)),
+        EngineOptions(max_size=256),
+        stylize=stylize,
     )
     assert seen["size"] == 256
 

@@ -11,24 +11,15 @@ from tests.bot.store.pg import fresh_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """An empty, migrated database of each backend."""
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/store.db"
-        migrate(url)
-        yield url
+        yield request.getfixturevalue("sqlite_url")
         return
     server = request.getfixturevalue("postgres_url")
     with fresh_database(server) as url:
         migrate(url)
         yield url
-
-
-@pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path}/store.db"
-    migrate(url)
-    return url
 
 
 @pytest.fixture
