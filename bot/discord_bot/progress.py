@@ -26,14 +26,6 @@ def format_duration(seconds: float | None) -> str:
     return f"{s // 3600}h {(s % 3600) // 60:02d}m"
 
 
-def queue_eta(position: int, executors: int, avg_job_s: float | None) -> float | None:
-    """Rough wait before a job at 1-based `position` starts, or None without data."""
-    if avg_job_s is None or executors <= 0:
-        return None
-    # Jobs ahead are spread over the executors; the job itself then takes one average run.
-    return math.ceil((position - 1) / executors) * avg_job_s + avg_job_s
-
-
 def progress_text(
     *,
     step: int,

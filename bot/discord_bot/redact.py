@@ -11,6 +11,8 @@ import logging
 import re
 import threading
 
+from bot.logs import quiet_database_loggers
+
 REDACTED = "<redacted>"
 
 # Paths whose second segment is a secret token.
@@ -47,7 +49,6 @@ class SecretRegistry:
 
 
 SECRETS = SecretRegistry()
-QUIET_LOGGERS = ("aiosqlite", "sqlalchemy", "asyncpg", "psycopg", "alembic")
 
 
 def redact(text: str, registry: SecretRegistry = SECRETS) -> str:
@@ -94,7 +95,5 @@ def setup_logging(level: str = "INFO", token: str | None = None) -> logging.Hand
     handler = logging.StreamHandler()
     handler.addFilter(RedactingFilter())
     discord.utils.setup_logging(handler=handler, level=getattr(logging, level, logging.INFO))
-    # Database drivers log SQL parameters at DEBUG: interaction tokens and image bytes.
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_database_loggers()
     return handler

@@ -23,13 +23,13 @@ from bot.executor.jobrun import INTERNAL_MESSAGE, EngineOptions
 from bot.executor.running import JobRun, retry
 from bot.executor.stale import requeue_stale
 from bot.executor.supervisor import PARENT_PID_ENV
+from bot.logs import quiet_database_loggers
 from bot.settings import Settings
 
 log = logging.getLogger("bot.executor")
 
 POLL_S = 0.1  # idle claim poll; jittered, so pickup latency stays well under 250 ms
 EXIT_OK, EXIT_CONFIG = 0, 2
-DRIVER_LOGGERS = ("aiosqlite", "sqlalchemy", "asyncpg", "psycopg", "alembic")
 
 
 def main(settings: Settings, worker_id: str | None = None, once: bool = False) -> int:
@@ -245,10 +245,7 @@ def _configure_logging(settings: Settings, worker_id: str) -> None:
         stream=sys.stderr,
         format=f"%(asctime)s {worker_id.replace('%', '%%')} %(levelname)s %(name)s: %(message)s",
     )
-    # At DEBUG the database drivers log every statement's parameters (whole images, the
-    # connection string); keep them at WARNING, as `nst-bot run` does for its own process.
-    for name in DRIVER_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_database_loggers()
 
 
 def _safe_error(exc: BaseException, settings: Settings) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.discord_bot.progress import format_duration, progress_text, queue_eta, render_bar
+from bot.discord_bot.progress import format_duration, progress_text, render_bar
 from bot.discord_bot.redact import RedactingFilter, SecretRegistry, redact
 
 
@@ -21,13 +21,6 @@ def test_format_duration():
     assert format_duration(4.4) == "4s"
     assert format_duration(185) == "3m 05s"
     assert format_duration(3720) == "1h 02m"
-
-
-def test_queue_eta_spreads_over_executors():
-    assert queue_eta(1, 2, 10.0) == 10.0
-    assert queue_eta(5, 2, 10.0) == 30.0
-    assert queue_eta(3, 0, 10.0) is None
-    assert queue_eta(3, 1, None) is None
 
 
 def test_progress_text_mentions_scale_and_eta():
