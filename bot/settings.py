@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     executors: int = Field(1, ge=0)
     device: str = "auto"
     weights: str = "caffe"
+    bf16: bool = False
     default_size: int = Field(512, ge=64)
     max_size: int = Field(1024, ge=64)
     default_preset: Literal["fast", "standard", "high"] = "standard"

@@ -65,6 +65,7 @@ class EngineOptions:
     max_size: int = 1024
     max_pixels: int = 40_000_000
     preview_every: int = 10
+    bf16: bool = False
 
 
 def run_job(
@@ -97,6 +98,7 @@ def run_job(
             seed=p.seed,
             device=options.device,
             weights=options.weights,
+            bf16=options.bf16,
             callback=callback,
             preview_every=options.preview_every,
             should_stop=should_stop,

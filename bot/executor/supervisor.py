@@ -35,6 +35,7 @@ CHILD_SETTINGS = (
     "data_dir",
     "device",
     "weights",
+    "bf16",
     "default_size",
     "max_size",
     "default_preset",

@@ -79,6 +79,7 @@ class Worker:
             weights=settings.weights,
             max_size=settings.max_size,
             max_pixels=settings.max_image_pixels,
+            bf16=settings.bf16,
         )
         self.finish_grace_s = settings.executor_finish_grace_s
         self._shutdown = asyncio.Event()
