@@ -23,7 +23,7 @@ from nst_engine.vgg import CONTENT_LAYERS, STYLE_LAYERS, VGGEncoder, load_encode
 
 # Defaults of the objective (tuned with nst_engine.metrics on the reference pairs).
 CONTENT_WEIGHT = 1.0
-STYLE_WEIGHT = 10.0
+STYLE_WEIGHT = 7.0
 TV_WEIGHT = 1.0
 LAYER_WEIGHTS: dict[str, float] | None = None  # None: every style layer contributes equally
 FIRST_STEP = 0.05  # largest pixel change of the first (gradient-descent) L-BFGS step
@@ -233,14 +233,20 @@ def stylize(
                 raise OutOfMemoryError(
                     f"out of memory even at {plan[i]} px on {dev.type}"
                 ) from None
+            if i > 0 and smaller <= plan[i - 1]:
+                notes.append(f"out of memory at {plan[i]} px; kept the {plan[i - 1]} px result")
+                plan = plan[:i]
+                break
             notes.append(f"out of memory at {plan[i]} px; retried at {smaller} px")
             plan = [*plan[:i], smaller]
             budgets = [*budgets[:i], budgets[-1]]
             continue
-        if preserve_colors and i == len(plan) - 1:
-            x = color.luminance_transfer(x.clamp(0, 1), c)
         i += 1
     assert x is not None
+    if preserve_colors:
+        _, _, h, w = x.shape
+        c = to_tensor(content.resize((w, h), Image.Resampling.LANCZOS), dev)
+        x = color.luminance_transfer(x.clamp(0, 1), c)
     out = to_image(x)
     want = scaled_size(*content.size, plan[-1])
     if out.size != want:  # extreme aspect ratios are computed larger, then shrunk
@@ -301,7 +307,6 @@ class _Run:
     def scale(self, i, plan, budgets, c, target, start) -> torch.Tensor:
         """Optimise one pyramid level from `start`; returns the accepted iterate."""
         _, _, h, w = c.shape
-        self.sizes.append((w, h))
         with torch.no_grad():
             content_feats = self.encoder(c, CONTENT_LAYERS)
         objective = Objective(
@@ -366,6 +371,7 @@ class _Run:
             if stalled:
                 break
         self.evals += opt.evals
+        self.sizes.append((w, h))
         self.scale_steps.append(opt.iterations)
         return opt.x.view(1, 3, h, w).clamp(0, 1)
 
