@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     device: str = "auto"
     weights: str = "caffe"
     bf16: bool = False
+    engine_threads: int = Field(0, ge=0)
     default_size: int = Field(512, ge=64)
     max_size: int = Field(1024, ge=64)
     default_preset: Literal["fast", "standard", "high"] = "standard"

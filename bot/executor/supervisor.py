@@ -36,6 +36,7 @@ CHILD_SETTINGS = (
     "device",
     "weights",
     "bf16",
+    "engine_threads",
     "default_size",
     "max_size",
     "default_preset",

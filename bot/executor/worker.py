@@ -150,9 +150,13 @@ class Worker:
 
     def _warm_up(self) -> str:
         # Load (and cache) the VGG once so the first job doesn't pay for it.
+        import torch
+
         from nst_engine.device import select_device
         from nst_engine.vgg import load_encoder
 
+        if self.settings.engine_threads:
+            torch.set_num_threads(self.settings.engine_threads)
         load_encoder(self.options.weights, self.options.device)
         return str(select_device(self.options.device))
 
