@@ -16,7 +16,7 @@ from nst_engine.convert import scaled_size, to_image, to_tensor
 from nst_engine.device import available_memory_bytes, configure, is_oom, select_device
 from nst_engine.errors import Cancelled, OutOfMemoryError
 from nst_engine.lbfgs import LBFGS
-from nst_engine.losses import Objective, StyleTarget, gram, image_key, style_cache
+from nst_engine.losses import LossParts, Objective, StyleTarget, gram, image_key, style_cache
 from nst_engine.presets import MIN_LONG_SIDE, Preset, get_preset, pyramid
 from nst_engine.results import Progress, StylizeResult
 from nst_engine.vgg import CONTENT_LAYERS, STYLE_LAYERS, VGGEncoder, load_encoder
@@ -30,6 +30,11 @@ FIRST_STEP = 0.05  # largest pixel change of the first (gradient-descent) L-BFGS
 HISTORY = 32
 MIN_SHORT_SIDE = 32  # relu5_1 sees 1/16 of the input; keep its map at least 2 px wide
 BYTES_PER_PIXEL = 3200  # measured-ish: VGG activations + grads + L-BFGS history, fp32
+# The finest level also scores the image downscaled to the previous level's size on these
+# layers: deep Gram statistics matched at one pixel grid only degrade when the image is
+# viewed at another size; this keeps what the coarser level established (None: all layers).
+COARSE_LAYERS: tuple[str, ...] | None = ("relu3_1", "relu4_1", "relu5_1")
+MULTI_RES = True
 INITS = ("content", "noise", "blend")
 OPTIMIZERS = ("lbfgs", "adam")
 
@@ -96,10 +101,11 @@ def _style_target(
     dev: torch.device,
     autocast,
 ) -> StyleTarget:
-    pixels = size[0] * size[1] * style_scale**2
     targets = []
     for img, weight, key in styles:
-        long_side = max(1, round(math.sqrt(pixels * max(img.size) / min(img.size))))
+        # Long side = the output's long side × style_scale (neural-style's convention, and the
+        # metrics' one), so brush strokes keep the same size relative to the frame.
+        long_side = max(1, round(max(size) * style_scale))
         sw, sh = work_size(*img.size, long_side)
         cache_key = (key, (sw, sh), STYLE_LAYERS, encoder.source, encoder.pooling, str(dev))
         cache_key += (content_key, bool(autocast))
@@ -220,7 +226,23 @@ def stylize(
                 autocast,
             )
             start = _init_image(c, init, generator) if x is None else _upsample(x, w, h)
-            x = run.scale(i, plan, budgets, c, target, start)
+            coarse = None
+            if MULTI_RES and i > 0 and i == len(plan) - 1:
+                # The finest level also keeps the previous level's statistics (see _Run.scale).
+                cw, ch = work_size(*content.size, plan[i - 1])
+                cc = to_tensor(content.resize((cw, ch), Image.Resampling.LANCZOS), dev)
+                ct = _style_target(
+                    encoder,
+                    keyed_styles,
+                    (cw, ch),
+                    style_scale,
+                    cc if preserve_colors else None,
+                    content_key,
+                    dev,
+                    autocast,
+                )
+                coarse = (cc, ct)
+            x = run.scale(i, plan, budgets, c, target, start, coarse)
         except Cancelled:
             raise
         except Exception as exc:
@@ -304,33 +326,54 @@ class _Run:
         self.sizes: list[tuple[int, int]] = []
         self.scale_steps: list[int] = []
 
-    def scale(self, i, plan, budgets, c, target, start) -> torch.Tensor:
-        """Optimise one pyramid level from `start`; returns the accepted iterate."""
+    def scale(self, i, plan, budgets, c, target, start, coarse=None) -> torch.Tensor:
+        """Optimise one pyramid level from `start`; returns the accepted iterate.
+
+        With `coarse` = (content, style target) of a smaller size, the objective is the mean
+        of the objective at this size and at that one (the image downscaled, antialiased).
+        """
         _, _, h, w = c.shape
-        with torch.no_grad():
-            content_feats = self.encoder(c, CONTENT_LAYERS)
-        objective = Objective(
-            self.encoder,
-            content_feats,
-            target,
-            content_weight=CONTENT_WEIGHT,
-            style_weight=self.style_weight,
-            tv_weight=self.tv_weight,
-            layer_weights=LAYER_WEIGHTS,
-            autocast=self.autocast,
-        )
+        objective = self._objective(c, target)
+        objective2 = None
+        if coarse is not None:
+            objective2 = self._objective(*coarse)
+            if COARSE_LAYERS is not None:
+                # Only the chosen layers count there, each with its usual weight.
+                kept = [k for k in target.grams if k in COARSE_LAYERS]
+                objective2.layer_weights = {
+                    k: (1.0 / len(target.grams) if k in kept else 0.0) for k in target.grams
+                }
+            h2, w2 = coarse[0].shape[-2:]
         channels_last = self.dev.type == "cuda"
         parts_at: dict[float, tuple[float, float, float]] = {}
+
+        def evaluate(inp: torch.Tensor):
+            parts = objective(inp)
+            if objective2 is None:
+                return parts
+            small = F.interpolate(
+                inp, size=(h2, w2), mode="bilinear", antialias=True, align_corners=False
+            )
+            p2 = objective2(small)
+            return LossParts(
+                (parts.total + p2.total) / 2,
+                (parts.content + p2.content) / 2,
+                (parts.style + p2.style) / 2,
+                (parts.tv + p2.tv) / 2,
+            )
 
         def func(flat: torch.Tensor) -> tuple[float, torch.Tensor]:
             if self.should_stop is not None and self.should_stop():
                 raise Cancelled("stopped on request")
             leaf = flat.detach().view(1, 3, h, w).requires_grad_()
             inp = leaf.contiguous(memory_format=torch.channels_last) if channels_last else leaf
-            parts = objective(inp)
+            parts = evaluate(inp)
             loss = float(parts.total.detach())
             if not math.isfinite(loss) and objective.autocast is not None:
-                objective.autocast = None  # bf16 misbehaved: fall back to fp32 for good
+                # bf16 misbehaved: fall back to fp32 for good
+                objective.autocast = None
+                if objective2 is not None:
+                    objective2.autocast = None
                 return func(flat)
             parts.total.backward()
             grad = leaf.grad
@@ -342,6 +385,23 @@ class _Run:
                 parts_at.pop(next(iter(parts_at)))
             return loss, grad.reshape(-1)
 
+        return self._optimise(i, plan, budgets, func, start, parts_at, h, w)
+
+    def _objective(self, c, target) -> Objective:
+        with torch.no_grad():
+            content_feats = self.encoder(c, CONTENT_LAYERS)
+        return Objective(
+            self.encoder,
+            content_feats,
+            target,
+            content_weight=CONTENT_WEIGHT,
+            style_weight=self.style_weight,
+            tv_weight=self.tv_weight,
+            layer_weights=LAYER_WEIGHTS,
+            autocast=self.autocast,
+        )
+
+    def _optimise(self, i, plan, budgets, func, start, parts_at, h, w) -> torch.Tensor:
         budget = budgets[i]
         if self.optimizer == "adam":
             opt = _Adam(func, start)
