@@ -52,7 +52,7 @@ def child_engine(size: int, steps: int, device: str, images: Path) -> dict:
     import torch
     from PIL import Image
 
-    from nst_engine import transfer
+    from nst_engine import levels, transfer
     from nst_engine.convert import to_tensor
     from nst_engine.device import configure, select_device
     from nst_engine.lbfgs import LBFGS
@@ -74,8 +74,8 @@ def child_engine(size: int, steps: int, device: str, images: Path) -> dict:
         feats,
         target,
         content_weight=1.0,
-        style_weight=transfer.STYLE_WEIGHT,
-        tv_weight=transfer.TV_WEIGHT,
+        style_weight=levels.STYLE_WEIGHT,
+        tv_weight=levels.TV_WEIGHT,
     )
     cl = dev.type == "cuda"
 
@@ -85,7 +85,7 @@ def child_engine(size: int, steps: int, device: str, images: Path) -> dict:
         parts.total.backward()
         return float(parts.total), leaf.grad.reshape(-1)
 
-    opt = LBFGS(func, c, history=transfer.HISTORY, first_step=transfer.FIRST_STEP)
+    opt = LBFGS(func, c, history=levels.HISTORY, first_step=levels.FIRST_STEP)
     opt.step()  # warm-up (allocator, oneDNN/cuDNN kernel choice)
     _sync(device)
     evals0, times = opt.evals, []

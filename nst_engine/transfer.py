@@ -15,25 +15,14 @@ from nst_engine import color
 from nst_engine.convert import scaled_size, to_image, to_tensor
 from nst_engine.device import available_memory_bytes, configure, is_oom, select_device
 from nst_engine.errors import Cancelled, OutOfMemoryError
-from nst_engine.lbfgs import LBFGS
-from nst_engine.losses import LossParts, Objective, StyleTarget, gram, image_key, style_cache
-from nst_engine.presets import MIN_LONG_SIDE, Preset, get_preset, pyramid
+from nst_engine.levels import STYLE_WEIGHT, TV_WEIGHT, LevelRunner
+from nst_engine.losses import StyleTarget, gram, image_key, style_cache
+from nst_engine.presets import MIN_LONG_SIDE, get_preset, pyramid
 from nst_engine.results import Progress, StylizeResult
-from nst_engine.vgg import CONTENT_LAYERS, STYLE_LAYERS, VGGEncoder, load_encoder
+from nst_engine.vgg import STYLE_LAYERS, VGGEncoder, load_encoder
 
-# Defaults of the objective (tuned with nst_engine.metrics on the reference pairs).
-CONTENT_WEIGHT = 1.0
-STYLE_WEIGHT = 7.0
-TV_WEIGHT = 1.0
-LAYER_WEIGHTS: dict[str, float] | None = None  # None: every style layer contributes equally
-FIRST_STEP = 0.05  # largest pixel change of the first (gradient-descent) L-BFGS step
-HISTORY = 32
 MIN_SHORT_SIDE = 32  # relu5_1 sees 1/16 of the input; keep its map at least 2 px wide
 BYTES_PER_PIXEL = 3200  # measured-ish: VGG activations + grads + L-BFGS history, fp32
-# The finest level also scores the image downscaled to the previous level's size on these
-# layers: deep Gram statistics matched at one pixel grid only degrade when the image is
-# viewed at another size; this keeps what the coarser level established (None: all layers).
-COARSE_LAYERS: tuple[str, ...] | None = ("relu3_1", "relu4_1", "relu5_1")
 MULTI_RES = True
 INITS = ("content", "noise", "blend")
 OPTIMIZERS = ("lbfgs", "adam")
@@ -67,28 +56,6 @@ def work_size(width: int, height: int, long_side: int) -> tuple[int, int]:
 def estimate_bytes(width: int, height: int) -> int:
     """Rough peak memory of optimising a width×height image."""
     return width * height * BYTES_PER_PIXEL + 200 * 2**20
-
-
-class _Adam:
-    """Adam on the pixels with the same stepping interface as `LBFGS`."""
-
-    def __init__(self, func, x0: torch.Tensor, lr: float = 0.02) -> None:
-        self.func, self.x = func, x0.detach().clone().reshape(-1)
-        self.opt = torch.optim.Adam([self.x], lr=lr)
-        self.evals = self.iterations = 0
-        self.f, self.g = self._eval()
-
-    def _eval(self):
-        self.evals += 1
-        f, g = self.func(self.x)
-        return float(f), g.reshape(-1)
-
-    def step(self) -> bool:
-        self.x.grad = self.g
-        self.opt.step()
-        self.iterations += 1
-        self.f, self.g = self._eval()
-        return True
 
 
 def _style_target(
@@ -194,7 +161,7 @@ def stylize(
     )
     keyed_styles = [(img, w, image_key(img)) for img, w in style_list]
     content_key = image_key(content) if preserve_colors else ""
-    run = _Run(
+    run = LevelRunner(
         encoder,
         plan_preset,
         dev,
@@ -228,7 +195,8 @@ def stylize(
             start = _init_image(c, init, generator) if x is None else _upsample(x, w, h)
             coarse = None
             if MULTI_RES and i > 0 and i == len(plan) - 1:
-                # The finest level also keeps the previous level's statistics (see _Run.scale).
+                # The finest level also keeps the previous level's statistics
+                # (see LevelRunner.scale).
                 cw, ch = work_size(*content.size, plan[i - 1])
                 cc = to_tensor(content.resize((cw, ch), Image.Resampling.LANCZOS), dev)
                 ct = _style_target(
@@ -299,161 +267,3 @@ def _fit_memory(content: Image.Image, size: int, dev: torch.device, notes: list[
     if size != original:
         notes.append(f"{original} px needs more memory than is free; used {size} px")
     return size
-
-
-class _Run:
-    """State shared across the pyramid levels of one `stylize` call."""
-
-    def __init__(
-        self,
-        encoder,
-        preset: Preset,
-        dev,
-        autocast,
-        callback,
-        preview_every,
-        should_stop,
-        t0,
-        optimizer,
-        tv_weight,
-        style_weight,
-    ) -> None:
-        self.encoder, self.preset, self.dev, self.autocast = encoder, preset, dev, autocast
-        self.callback, self.preview_every, self.should_stop = callback, preview_every, should_stop
-        self.t0, self.optimizer = t0, optimizer
-        self.tv_weight, self.style_weight = tv_weight, style_weight
-        self.steps = self.evals = 0
-        self.sizes: list[tuple[int, int]] = []
-        self.scale_steps: list[int] = []
-
-    def scale(self, i, plan, budgets, c, target, start, coarse=None) -> torch.Tensor:
-        """Optimise one pyramid level from `start`; returns the accepted iterate.
-
-        With `coarse` = (content, style target) of a smaller size, the objective is the mean
-        of the objective at this size and at that one (the image downscaled, antialiased).
-        """
-        _, _, h, w = c.shape
-        objective = self._objective(c, target)
-        objective2 = None
-        if coarse is not None:
-            objective2 = self._objective(*coarse)
-            if COARSE_LAYERS is not None:
-                # Only the chosen layers count there, each with its usual weight.
-                kept = [k for k in target.grams if k in COARSE_LAYERS]
-                objective2.layer_weights = {
-                    k: (1.0 / len(target.grams) if k in kept else 0.0) for k in target.grams
-                }
-            h2, w2 = coarse[0].shape[-2:]
-        channels_last = self.dev.type == "cuda"
-        parts_at: dict[float, tuple[float, float, float]] = {}
-
-        def evaluate(inp: torch.Tensor):
-            parts = objective(inp)
-            if objective2 is None:
-                return parts
-            small = F.interpolate(
-                inp, size=(h2, w2), mode="bilinear", antialias=True, align_corners=False
-            )
-            p2 = objective2(small)
-            return LossParts(
-                (parts.total + p2.total) / 2,
-                (parts.content + p2.content) / 2,
-                (parts.style + p2.style) / 2,
-                (parts.tv + p2.tv) / 2,
-            )
-
-        def func(flat: torch.Tensor) -> tuple[float, torch.Tensor]:
-            if self.should_stop is not None and self.should_stop():
-                raise Cancelled("stopped on request")
-            leaf = flat.detach().view(1, 3, h, w).requires_grad_()
-            inp = leaf.contiguous(memory_format=torch.channels_last) if channels_last else leaf
-            parts = evaluate(inp)
-            loss = float(parts.total.detach())
-            if not math.isfinite(loss) and objective.autocast is not None:
-                # bf16 misbehaved: fall back to fp32 for good
-                objective.autocast = None
-                if objective2 is not None:
-                    objective2.autocast = None
-                return func(flat)
-            parts.total.backward()
-            grad = leaf.grad
-            if not math.isfinite(loss) or not torch.isfinite(grad).all():
-                # Report a non-finite value so the line search backs off from this point.
-                return math.inf, torch.zeros_like(flat)
-            parts_at[loss] = (parts.content, parts.style, parts.tv)
-            if len(parts_at) > 64:
-                parts_at.pop(next(iter(parts_at)))
-            return loss, grad.reshape(-1)
-
-        return self._optimise(i, plan, budgets, func, start, parts_at, h, w)
-
-    def _objective(self, c, target) -> Objective:
-        with torch.no_grad():
-            content_feats = self.encoder(c, CONTENT_LAYERS)
-        return Objective(
-            self.encoder,
-            content_feats,
-            target,
-            content_weight=CONTENT_WEIGHT,
-            style_weight=self.style_weight,
-            tv_weight=self.tv_weight,
-            layer_weights=LAYER_WEIGHTS,
-            autocast=self.autocast,
-        )
-
-    def _optimise(self, i, plan, budgets, func, start, parts_at, h, w) -> torch.Tensor:
-        budget = budgets[i]
-        if self.optimizer == "adam":
-            opt = _Adam(func, start)
-        else:
-            opt = LBFGS(func, start, history=HISTORY, first_step=FIRST_STEP)
-        scale_t0 = time.perf_counter()
-        losses = [opt.f]
-        p = self.preset
-        for k in range(1, budget + 1):
-            if not opt.step():
-                break
-            self.steps += 1
-            losses.append(opt.f)
-            stalled = k >= max(p.min_iterations, p.stall_window) and losses[
-                -p.stall_window - 1
-            ] - opt.f < p.stall_tol * abs(opt.f)
-            if opt.evals > 3 * budget:
-                stalled = True
-            remaining_here = 0 if stalled or k == budget else budget - k
-            total = self.steps + remaining_here + sum(budgets[i + 1 :])
-            per_iter = (time.perf_counter() - scale_t0) / k
-            eta = per_iter * remaining_here + sum(
-                per_iter * b * (plan[j] / plan[i]) ** 2
-                for j, b in enumerate(budgets[i + 1 :], start=i + 1)
-            )
-            self._report(i, plan, opt, parts_at, total, eta, h, w)
-            if stalled:
-                break
-        self.evals += opt.evals
-        self.sizes.append((w, h))
-        self.scale_steps.append(opt.iterations)
-        return opt.x.view(1, 3, h, w).clamp(0, 1)
-
-    def _report(self, i, plan, opt, parts_at, total, eta, h, w) -> None:
-        if self.callback is None:
-            return
-        content, style, tv = parts_at.get(opt.f, (math.nan, math.nan, math.nan))
-        preview = None
-        if self.preview_every > 0 and self.steps % self.preview_every == 0:
-            preview = to_image(opt.x.view(1, 3, h, w))
-        self.callback(
-            Progress(
-                scale=i + 1,
-                scales=len(plan),
-                step=self.steps,
-                total_steps=total,
-                loss=opt.f,
-                content_loss=content,
-                style_loss=style,
-                tv_loss=tv,
-                elapsed_s=time.perf_counter() - self.t0,
-                eta_s=eta,
-                preview=preview,
-            )
-        )

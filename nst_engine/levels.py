@@ -1,0 +1,207 @@
+"""One pyramid level of `stylize`: the objective at that size and its optimisation loop."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from nst_engine.convert import to_image
+from nst_engine.errors import Cancelled
+from nst_engine.lbfgs import LBFGS
+from nst_engine.losses import LossParts, Objective
+from nst_engine.presets import Preset
+from nst_engine.results import Progress
+from nst_engine.vgg import CONTENT_LAYERS, VGGEncoder
+
+# Defaults of the objective (tuned with nst_engine.metrics on the reference pairs).
+CONTENT_WEIGHT = 1.0
+STYLE_WEIGHT = 7.0
+TV_WEIGHT = 1.0
+LAYER_WEIGHTS: dict[str, float] | None = None  # None: every style layer contributes equally
+FIRST_STEP = 0.05  # largest pixel change of the first (gradient-descent) L-BFGS step
+HISTORY = 32
+# The finest level also scores the image downscaled to the previous level's size on these
+# layers: deep Gram statistics matched at one pixel grid only degrade when the image is
+# viewed at another size; this keeps what the coarser level established (None: all layers).
+COARSE_LAYERS: tuple[str, ...] | None = ("relu3_1", "relu4_1", "relu5_1")
+
+
+class Adam:
+    """Adam on the pixels with the same stepping interface as `LBFGS`."""
+
+    def __init__(self, func, x0: torch.Tensor, lr: float = 0.02) -> None:
+        self.func, self.x = func, x0.detach().clone().reshape(-1)
+        self.opt = torch.optim.Adam([self.x], lr=lr)
+        self.evals = self.iterations = 0
+        self.f, self.g = self._eval()
+
+    def _eval(self):
+        self.evals += 1
+        f, g = self.func(self.x)
+        return float(f), g.reshape(-1)
+
+    def step(self) -> bool:
+        self.x.grad = self.g
+        self.opt.step()
+        self.iterations += 1
+        self.f, self.g = self._eval()
+        return True
+
+
+@dataclass
+class LevelRunner:
+    """State shared across the pyramid levels of one `stylize` call; runs one level at a time."""
+
+    encoder: VGGEncoder
+    preset: Preset
+    dev: torch.device
+    autocast: Callable[[], contextlib.AbstractContextManager] | None
+    callback: Callable[[Progress], None] | None
+    preview_every: int
+    should_stop: Callable[[], bool] | None
+    t0: float
+    optimizer: str
+    tv_weight: float
+    style_weight: float
+    steps: int = 0
+    evals: int = 0
+    sizes: list[tuple[int, int]] = field(default_factory=list)
+    scale_steps: list[int] = field(default_factory=list)
+
+    def scale(self, i, plan, budgets, c, target, start, coarse=None) -> torch.Tensor:
+        """Optimise one pyramid level from `start`; returns the accepted iterate.
+
+        With `coarse` = (content, style target) of a smaller size, the objective is the mean
+        of the objective at this size and at that one (the image downscaled, antialiased).
+        """
+        _, _, h, w = c.shape
+        objective = self._objective(c, target)
+        objective2 = None
+        if coarse is not None:
+            objective2 = self._objective(*coarse)
+            if COARSE_LAYERS is not None:
+                # Only the chosen layers count there, each with its usual weight.
+                kept = [k for k in target.grams if k in COARSE_LAYERS]
+                objective2.layer_weights = {
+                    k: (1.0 / len(target.grams) if k in kept else 0.0) for k in target.grams
+                }
+            h2, w2 = coarse[0].shape[-2:]
+        channels_last = self.dev.type == "cuda"
+        parts_at: dict[float, tuple[float, float, float]] = {}
+
+        def evaluate(inp: torch.Tensor):
+            parts = objective(inp)
+            if objective2 is None:
+                return parts
+            small = F.interpolate(
+                inp, size=(h2, w2), mode="bilinear", antialias=True, align_corners=False
+            )
+            p2 = objective2(small)
+            return LossParts(
+                (parts.total + p2.total) / 2,
+                (parts.content + p2.content) / 2,
+                (parts.style + p2.style) / 2,
+                (parts.tv + p2.tv) / 2,
+            )
+
+        def func(flat: torch.Tensor) -> tuple[float, torch.Tensor]:
+            if self.should_stop is not None and self.should_stop():
+                raise Cancelled("stopped on request")
+            leaf = flat.detach().view(1, 3, h, w).requires_grad_()
+            inp = leaf.contiguous(memory_format=torch.channels_last) if channels_last else leaf
+            parts = evaluate(inp)
+            loss = float(parts.total.detach())
+            if not math.isfinite(loss) and objective.autocast is not None:
+                # bf16 misbehaved: fall back to fp32 for good
+                objective.autocast = None
+                if objective2 is not None:
+                    objective2.autocast = None
+                return func(flat)
+            parts.total.backward()
+            grad = leaf.grad
+            if not math.isfinite(loss) or not torch.isfinite(grad).all():
+                # Report a non-finite value so the line search backs off from this point.
+                return math.inf, torch.zeros_like(flat)
+            parts_at[loss] = (parts.content, parts.style, parts.tv)
+            if len(parts_at) > 64:
+                parts_at.pop(next(iter(parts_at)))
+            return loss, grad.reshape(-1)
+
+        return self._optimise(i, plan, budgets, func, start, parts_at, h, w)
+
+    def _objective(self, c, target) -> Objective:
+        with torch.no_grad():
+            content_feats = self.encoder(c, CONTENT_LAYERS)
+        return Objective(
+            self.encoder,
+            content_feats,
+            target,
+            content_weight=CONTENT_WEIGHT,
+            style_weight=self.style_weight,
+            tv_weight=self.tv_weight,
+            layer_weights=LAYER_WEIGHTS,
+            autocast=self.autocast,
+        )
+
+    def _optimise(self, i, plan, budgets, func, start, parts_at, h, w) -> torch.Tensor:
+        budget = budgets[i]
+        if self.optimizer == "adam":
+            opt = Adam(func, start)
+        else:
+            opt = LBFGS(func, start, history=HISTORY, first_step=FIRST_STEP)
+        scale_t0 = time.perf_counter()
+        losses = [opt.f]
+        p = self.preset
+        for k in range(1, budget + 1):
+            if not opt.step():
+                break
+            self.steps += 1
+            losses.append(opt.f)
+            stalled = k >= max(p.min_iterations, p.stall_window) and losses[
+                -p.stall_window - 1
+            ] - opt.f < p.stall_tol * abs(opt.f)
+            if opt.evals > 3 * budget:
+                stalled = True
+            remaining_here = 0 if stalled or k == budget else budget - k
+            total = self.steps + remaining_here + sum(budgets[i + 1 :])
+            per_iter = (time.perf_counter() - scale_t0) / k
+            eta = per_iter * remaining_here + sum(
+                per_iter * b * (plan[j] / plan[i]) ** 2
+                for j, b in enumerate(budgets[i + 1 :], start=i + 1)
+            )
+            self._report(i, plan, opt, parts_at, total, eta, h, w)
+            if stalled:
+                break
+        self.evals += opt.evals
+        self.sizes.append((w, h))
+        self.scale_steps.append(opt.iterations)
+        return opt.x.view(1, 3, h, w).clamp(0, 1)
+
+    def _report(self, i, plan, opt, parts_at, total, eta, h, w) -> None:
+        if self.callback is None:
+            return
+        content, style, tv = parts_at.get(opt.f, (math.nan, math.nan, math.nan))
+        preview = None
+        if self.preview_every > 0 and self.steps % self.preview_every == 0:
+            preview = to_image(opt.x.view(1, 3, h, w))
+        self.callback(
+            Progress(
+                scale=i + 1,
+                scales=len(plan),
+                step=self.steps,
+                total_steps=total,
+                loss=opt.f,
+                content_loss=content,
+                style_loss=style,
+                tv_loss=tv,
+                elapsed_s=time.perf_counter() - self.t0,
+                eta_s=eta,
+                preview=preview,
+            )
+        )
