@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     global_queue_limit: int = Field(500, ge=1)
     cooldown_s: float = Field(5.0, ge=0)
     progress_edit_interval_s: float = Field(3.0, ge=0.5)
+    queue_refresh_interval_s: float = Field(15.0, ge=0.5)
     poll_interval_s: float = Field(0.5, gt=0)
     download_timeout_s: float = Field(20.0, gt=0)
     intake_concurrency: int = Field(8, ge=1)

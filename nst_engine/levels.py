@@ -12,9 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from nst_engine.convert import to_image
+from nst_engine.device import prefers_channels_last
 from nst_engine.errors import Cancelled
 from nst_engine.lbfgs import LBFGS
-from nst_engine.losses import LossParts, Objective
+from nst_engine.losses import LossParts, Objective, StyleTarget
 from nst_engine.presets import Preset
 from nst_engine.results import Progress
 from nst_engine.vgg import CONTENT_LAYERS, VGGEncoder
@@ -26,9 +27,7 @@ TV_WEIGHT = 1.0
 LAYER_WEIGHTS: dict[str, float] | None = None  # None: every style layer contributes equally
 FIRST_STEP = 0.05  # largest pixel change of the first (gradient-descent) L-BFGS step
 HISTORY = 32
-# The finest level also scores the image downscaled to the previous level's size on these
-# layers: deep Gram statistics matched at one pixel grid only degrade when the image is
-# viewed at another size; this keeps what the coarser level established (None: all layers).
+# Layers the finest level also scores at the previous level's size (None: all style layers).
 COARSE_LAYERS: tuple[str, ...] | None = ("relu3_1", "relu4_1", "relu5_1")
 
 
@@ -54,6 +53,49 @@ class Adam:
         return True
 
 
+class PyramidObjective:
+    """The objective of one pyramid level, optionally averaged with a coarser level's.
+
+    Deep Gram statistics matched at one pixel grid only degrade when the image is viewed at
+    another size, so the finest level also scores the image downscaled (antialiased, so the
+    gradient flows through it) to the previous level's size, keeping what that level
+    established.
+    """
+
+    def __init__(
+        self,
+        fine: Objective,
+        coarse: Objective | None = None,
+        coarse_size: tuple[int, int] | None = None,
+    ) -> None:
+        """`coarse_size` is the (height, width) the image is downscaled to for `coarse`."""
+        self.fine, self.coarse, self.coarse_size = fine, coarse, coarse_size
+
+    @property
+    def uses_autocast(self) -> bool:
+        return self.fine.autocast is not None
+
+    def disable_autocast(self) -> None:
+        for objective in (self.fine, self.coarse):
+            if objective is not None:
+                objective.autocast = None
+
+    def __call__(self, x: torch.Tensor) -> LossParts:
+        parts = self.fine(x)
+        if self.coarse is None:
+            return parts
+        small = F.interpolate(
+            x, size=self.coarse_size, mode="bilinear", antialias=True, align_corners=False
+        )
+        p2 = self.coarse(small)
+        return LossParts(
+            (parts.total + p2.total) / 2,
+            (parts.content + p2.content) / 2,
+            (parts.style + p2.style) / 2,
+            (parts.tv + p2.tv) / 2,
+        )
+
+
 @dataclass
 class LevelRunner:
     """State shared across the pyramid levels of one `stylize` call; runs one level at a time."""
@@ -77,51 +119,31 @@ class LevelRunner:
     def scale(self, i, plan, budgets, c, target, start, coarse=None) -> torch.Tensor:
         """Optimise one pyramid level from `start`; returns the accepted iterate.
 
-        With `coarse` = (content, style target) of a smaller size, the objective is the mean
-        of the objective at this size and at that one (the image downscaled, antialiased).
+        With `coarse` = (content, style target) of a smaller size, the objective also scores
+        the image downscaled to that size (see `PyramidObjective`).
         """
         _, _, h, w = c.shape
-        objective = self._objective(c, target)
-        objective2 = None
-        if coarse is not None:
-            objective2 = self._objective(*coarse)
-            if COARSE_LAYERS is not None:
-                # Only the chosen layers count there, each with its usual weight.
-                kept = [k for k in target.grams if k in COARSE_LAYERS]
-                objective2.layer_weights = {
-                    k: (1.0 / len(target.grams) if k in kept else 0.0) for k in target.grams
-                }
-            h2, w2 = coarse[0].shape[-2:]
-        channels_last = self.dev.type == "cuda"
+        if coarse is None:
+            objective = PyramidObjective(self._objective(c, target))
+        else:
+            small_c, small_target = coarse
+            objective = PyramidObjective(
+                self._objective(c, target),
+                self._objective(small_c, small_target, COARSE_LAYERS),
+                tuple(small_c.shape[-2:]),
+            )
+        channels_last = prefers_channels_last(self.dev)
         parts_at: dict[float, tuple[float, float, float]] = {}
-
-        def evaluate(inp: torch.Tensor):
-            parts = objective(inp)
-            if objective2 is None:
-                return parts
-            small = F.interpolate(
-                inp, size=(h2, w2), mode="bilinear", antialias=True, align_corners=False
-            )
-            p2 = objective2(small)
-            return LossParts(
-                (parts.total + p2.total) / 2,
-                (parts.content + p2.content) / 2,
-                (parts.style + p2.style) / 2,
-                (parts.tv + p2.tv) / 2,
-            )
 
         def func(flat: torch.Tensor) -> tuple[float, torch.Tensor]:
             if self.should_stop is not None and self.should_stop():
                 raise Cancelled("stopped on request")
             leaf = flat.detach().view(1, 3, h, w).requires_grad_()
             inp = leaf.contiguous(memory_format=torch.channels_last) if channels_last else leaf
-            parts = evaluate(inp)
+            parts = objective(inp)
             loss = float(parts.total.detach())
-            if not math.isfinite(loss) and objective.autocast is not None:
-                # bf16 misbehaved: fall back to fp32 for good
-                objective.autocast = None
-                if objective2 is not None:
-                    objective2.autocast = None
+            if not math.isfinite(loss) and objective.uses_autocast:
+                objective.disable_autocast()  # bf16 misbehaved: fp32 for good
                 return func(flat)
             parts.total.backward()
             grad = leaf.grad
@@ -135,7 +157,15 @@ class LevelRunner:
 
         return self._optimise(i, plan, budgets, func, start, parts_at, h, w)
 
-    def _objective(self, c, target) -> Objective:
+    def _objective(self, c, target: StyleTarget, layers=None) -> Objective:
+        """The objective at `c`'s size; with `layers`, style scored on those layers only,
+        each weighted as it is when all style layers count."""
+        style_weight = self.style_weight
+        if layers is not None:
+            kept = {k: v for k, v in target.grams.items() if k in layers}
+            raw = {k: (LAYER_WEIGHTS or {}).get(k, 1.0) for k in target.grams}
+            style_weight *= sum(raw[k] for k in kept) / sum(raw.values())
+            target = StyleTarget(kept, {k: target.norms[k] for k in kept})
         with torch.no_grad():
             content_feats = self.encoder(c, CONTENT_LAYERS)
         return Objective(
@@ -143,7 +173,7 @@ class LevelRunner:
             content_feats,
             target,
             content_weight=CONTENT_WEIGHT,
-            style_weight=self.style_weight,
+            style_weight=style_weight,
             tv_weight=self.tv_weight,
             layer_weights=LAYER_WEIGHTS,
             autocast=self.autocast,

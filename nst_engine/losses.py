@@ -12,11 +12,41 @@ import torch
 from PIL import Image
 
 
+class _Gram(torch.autograd.Function):
+    """G = AᵀA / n for A = (pixels, channels), with a one-product backward.
+
+    Autograd's own backward of A.t() @ A runs two matrix products; since the gradient of G
+    only enters through its symmetric part, dA = A (dG + dGᵀ) / n needs one.
+    """
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, n: int) -> torch.Tensor:
+        ctx.save_for_backward(a)
+        ctx.n = n
+        return (a.t() @ a).div_(n)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (a,) = ctx.saved_tensors
+        sym = (grad + grad.t()).div_(ctx.n)
+        if a.stride(0) == 1:
+            # `a` is a transposed view of channel-major storage: answer in the same layout.
+            return (sym @ a.t()).t(), None
+        return a @ sym, None
+
+
 def gram(feat: torch.Tensor) -> torch.Tensor:
-    """Gram matrix F Fᵀ / (H·W) of a (1, C, H, W) map, always computed in fp32."""
+    """Gram matrix F Fᵀ / (H·W) of a (1, C, H, W) map, always computed in fp32.
+
+    Reads the map in place in either memory format (no transposed copy of channels-last maps).
+    """
     _, c, h, w = feat.shape
-    x = feat.reshape(c, h * w).float()
-    return (x @ x.t()).div_(h * w)
+    feat = feat.to(torch.promote_types(feat.dtype, torch.float32))
+    if feat.is_contiguous(memory_format=torch.channels_last) and not feat.is_contiguous():
+        a = feat.permute(0, 2, 3, 1).reshape(h * w, c)
+    else:
+        a = feat.reshape(c, h * w).t()
+    return _Gram.apply(a, h * w)
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:

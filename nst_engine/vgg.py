@@ -222,7 +222,7 @@ def load_encoder(
 
     Loaded once per process for each (source, device, last layer, pooling).
     """
-    from nst_engine.device import select_device
+    from nst_engine.device import prefers_channels_last, select_device
 
     dev = select_device(device)
     key = (str(weights), str(dev), last_layer, pooling)
@@ -245,7 +245,7 @@ def load_encoder(
             pooling=pooling,
             source=str(weights),
         ).to(dev)
-        if dev.type == "cuda":
+        if prefers_channels_last(dev):
             enc = enc.to(memory_format=torch.channels_last)
         _cache[key] = enc
         return enc

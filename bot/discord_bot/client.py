@@ -82,6 +82,7 @@ class NSTBot(commands.Bot):
             self,
             poll_s=poll_s if poll_s is not None else settings.poll_interval_s,
             edit_interval_s=settings.progress_edit_interval_s,
+            queue_refresh_s=settings.queue_refresh_interval_s,
         )
         self._upload_limits: OrderedDict[int, int] = OrderedDict()
         # Test and metrics hooks: called as listener(interaction, error, code) on each failure.

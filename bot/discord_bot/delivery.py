@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import discord
 from PIL import Image
 
-from bot.discord_bot.render import finished_text, result_embed, running_text
-from bot.store import Job, JobStatus
+from bot.discord_bot.render import finished_text, queued_text, result_embed, running_text
+from bot.store import Job, JobStatus, QueueInfo
 from nst_engine.images import encode_jpeg, fit_within
 
 if TYPE_CHECKING:
@@ -94,6 +94,23 @@ async def edit_progress(bot: NSTBot, job: Job) -> bool:
             kwargs["attachments"] = [Upload(preview.data, name).file()]
     try:
         await interaction_webhook(bot, job).edit_message("@original", **kwargs)  # type: ignore[arg-type]
+    except discord.HTTPException as exc:
+        if token_gone(exc):
+            return False
+        raise
+    return True
+
+
+async def edit_queued(bot: NSTBot, job: Job, info: QueueInfo, online: int) -> bool:
+    """Show a waiting job's current queue position; False when the token is gone."""
+    from bot.discord_bot.views import cancel_view
+
+    if not token_usable(job):
+        return False
+    try:
+        await interaction_webhook(bot, job).edit_message(
+            "@original", content=queued_text(job, info, online), view=cancel_view(job.id)
+        )
     except discord.HTTPException as exc:
         if token_gone(exc):
             return False

@@ -118,6 +118,8 @@ async def enqueue(
         content=queued_text(job, info, online), view=cancel_view(job.id)
     )
     await bot.store.set_response_message(job.id, message.id)
+    if info is not None:
+        bot.watcher.shown_position(job.id, info.position)
     return job
 
 

@@ -4,6 +4,8 @@ It polls `updated_since` for changed jobs, edits running jobs' responses at most
 `progress_edit_interval_s` (coalescing: only the newest state of a job is kept, never a queue
 of edits, and at most one request per job is in flight), delivers finished jobs, and
 periodically sweeps `undelivered()` so nothing is lost across restarts or missed polls.
+Every `queue_refresh_s` it re-reads the positions of the first jobs in line and edits the
+cards whose position changed.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.discord_bot.delivery import deliver, edit_progress
+from bot.discord_bot.delivery import deliver, edit_progress, edit_queued, token_usable
 from bot.store import Job, JobStatus
 
 if TYPE_CHECKING:
     from bot.discord_bot.client import NSTBot
 
 log = logging.getLogger(__name__)
+
+QUEUE_REFRESH_LIMIT = 20  # cards refreshed per round: the front of the queue moves most
 
 
 class Watcher:
@@ -36,19 +40,23 @@ class Watcher:
         poll_s: float = 0.5,
         edit_interval_s: float = 3.0,
         sweep_s: float = 5.0,
+        queue_refresh_s: float = 15.0,
         max_parallel: int = 8,
     ) -> None:
         self.bot = bot
         self.poll_s = poll_s
         self.edit_interval_s = edit_interval_s
         self.sweep_s = sweep_s
+        self.queue_refresh_s = queue_refresh_s
         self._pending: dict[int, Job] = {}  # newest unsent state per job
         self._inflight: set[int] = set()
         self._last_edit: dict[int, float] = {}
         self._shown: dict[int, tuple] = {}  # what the last progress edit showed
+        self._position: dict[int, int] = {}  # queue position a waiting job's card shows
         self._no_token: set[int] = set()
         self._since = datetime.now(UTC) - timedelta(minutes=1)
         self._last_sweep = 0.0
+        self._last_queue_refresh = time.monotonic()
         self._wake = asyncio.Event()
         self._sem = asyncio.Semaphore(max_parallel)
         self._task: asyncio.Task[None] | None = None
@@ -70,6 +78,10 @@ class Watcher:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def shown_position(self, job_id: int, position: int) -> None:
+        """Record the queue position a new job's card shows (so it is not re-sent)."""
+        self._position[job_id] = position
 
     def poke(self) -> None:
         """Poll now instead of waiting for the next tick (e.g. after a cancel)."""
@@ -104,7 +116,31 @@ class Watcher:
             await store.expire_interaction_tokens()
             for job in await store.undelivered(limit=50):
                 self._pending.setdefault(job.id, job)
+        if now - self._last_queue_refresh >= self.queue_refresh_s:
+            self._last_queue_refresh = now
+            await self._refresh_queue()
         self._dispatch()
+
+    async def _refresh_queue(self) -> None:
+        store = self.bot.store
+        waiting = [j for j in await store.active_jobs() if j.status == JobStatus.QUEUED]
+        waiting = [j for j in waiting if j.id not in self._inflight and token_usable(j)]
+        online: int | None = None
+        for job in waiting[:QUEUE_REFRESH_LIMIT]:
+            info = await store.queue_info(job.id)
+            if info is None or info.status != JobStatus.QUEUED:
+                continue
+            if self._position.get(job.id) == info.position:
+                continue
+            if online is None:
+                online = await store.executors_online(stale_after_s=self.bot.settings.stale_after_s)
+            self._position[job.id] = info.position
+
+            async def edit(job: Job, info=info, online=online) -> None:
+                if not await edit_queued(self.bot, job, info, online):
+                    self._position.pop(job.id, None)
+
+            self._spawn(job, edit)
 
     def _dispatch(self) -> None:
         now = time.monotonic()
@@ -118,6 +154,7 @@ class Watcher:
                 else:
                     self._forget(job_id)
             elif job.status == JobStatus.RUNNING:
+                self._position.pop(job_id, None)
                 if job_id in self._no_token:
                     del self._pending[job_id]
                     continue
@@ -178,4 +215,5 @@ class Watcher:
     def _forget(self, job_id: int) -> None:
         self._last_edit.pop(job_id, None)
         self._shown.pop(job_id, None)
+        self._position.pop(job_id, None)
         self._no_token.discard(job_id)

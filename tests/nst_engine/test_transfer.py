@@ -7,12 +7,14 @@ import itertools
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from nst_engine import Cancelled, Progress, StylizeResult, stylize
+from nst_engine import Cancelled, Progress, StylizeResult, stylize, transfer
 from nst_engine.color import to_yiq
 from nst_engine.convert import to_tensor
 from nst_engine.lbfgs import LBFGS
-from nst_engine.losses import StyleTarget, style_cache
+from nst_engine.losses import StyleTarget, gram, style_cache
+from nst_engine.vgg import load_encoder
 
 
 def test_loss_decreases_and_progress_is_honest(content_img, style_img):
@@ -189,3 +191,24 @@ def test_bf16_vgg_passes_stay_finite(content_img, style_img):
     assert all(np.isfinite(p.loss) for p in reports)
     assert reports[-1].loss < 0.5 * reports[0].loss
     assert np.asarray(result.image).std() > 5
+
+
+@pytest.mark.parametrize(("style_scale", "long_side"), [(1.0, 128), (0.5, 64)])
+def test_style_image_is_sized_by_its_long_side(style_img, style_scale, long_side):
+    # A portrait style for a landscape output: its long side follows the output's long side
+    # (× style_scale), so strokes keep their size relative to the frame.
+    # 1:2, so sizing by area (the old rule) would give a different size.
+    portrait = style_img.transpose(Image.Transpose.ROTATE_90)
+    portrait = portrait.crop((0, 0, portrait.width // 2, portrait.width))
+    enc = load_encoder("caffe", "cpu")
+    cpu = torch.device("cpu")
+    style_cache.clear()
+    target = transfer._style_target(
+        enc, [(portrait, 1.0, "p")], (128, 96), style_scale, None, "", cpu, None
+    )
+    sw, sh = transfer.work_size(*portrait.size, long_side)
+    assert max(sw, sh) == long_side and sh > sw
+    resized = to_tensor(portrait.resize((sw, sh), Image.Resampling.LANCZOS), cpu)
+    with torch.no_grad():
+        expected = gram(enc(resized, ["relu1_1"])["relu1_1"])
+    torch.testing.assert_close(target.grams["relu1_1"], expected)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 from PIL import Image
 
 from bot.store import JobStatus
-from tests.bot.discord_bot.conftest import BotEnv, started_bot
+from tests.bot.discord_bot.conftest import BotEnv, make_settings, open_store, started_bot
 from tests.bot.discord_bot.test_stylize_flow import queued_card, submit
 
 
@@ -68,6 +69,36 @@ async def test_queue_positions_and_fair_order(env):
     queue_iid = await fake.slash("queue", {}, user=fake.alice)
     await fake.wait_until(lambda: "position" in fake.original(queue_iid).content)
     assert "position **1**" in fake.original(queue_iid).content
+
+
+async def test_waiting_cards_follow_the_queue(fake_discord, tmp_path):
+    fake = fake_discord
+    settings = make_settings(tmp_path, queue_refresh_interval_s=0.5)
+    store = await open_store(settings)
+    try:
+        async with started_bot(fake, store, settings) as bot:
+            env = BotEnv(fake, bot, store, settings)
+            iids = [await submit(env, user=user) for user in (fake.alice, fake.bob)]
+            cards = [await queued_card(env, iid) for iid in iids]
+            assert "Position **2** of 2" in cards[1].content
+            # Nothing moved: a few refresh rounds later the cards were not edited again.
+            edits = [c.edits for c in cards]
+            await asyncio.sleep(1.5)
+            assert [fake.original(iid).edits for iid in iids] == edits
+            # Alice's job starts: Bob's card moves up to first in line, Cancel button kept.
+            claimed = await store.claim("w1")
+            assert claimed.job.owner_id == int(fake.alice["id"])
+            moved = await fake.wait_until(
+                lambda: (
+                    "Position **1** of 1" in fake.original(iids[1]).content
+                    and fake.original(iids[1])
+                )
+            )
+            bob_job = (await store.active_jobs(owner_id=int(fake.bob["id"])))[0]
+            assert moved.custom_ids() == [f"nst:cancel:{bob_job.id}"]
+        assert fake.unknown_calls == []
+    finally:
+        await store.close()
 
 
 async def test_rerun_button_works_after_restart(fake_discord, store, settings):

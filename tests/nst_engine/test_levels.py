@@ -1,0 +1,78 @@
+"""One pyramid level: the finest level's objective also scores the image at a coarser size."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from nst_engine import levels, stylize, transfer
+from nst_engine.convert import to_tensor
+from nst_engine.levels import COARSE_LAYERS, LevelRunner, PyramidObjective
+from nst_engine.presets import get_preset
+from nst_engine.vgg import STYLE_LAYERS, load_encoder
+
+CPU = torch.device("cpu")
+
+
+def _runner() -> LevelRunner:
+    return LevelRunner(
+        load_encoder("caffe", CPU), get_preset("fast"), CPU, None, None, 0, None, 0.0,
+        "lbfgs", levels.TV_WEIGHT, levels.STYLE_WEIGHT,
+    )  # fmt: skip
+
+
+def _level(content, style, long_side):
+    w, h = transfer.work_size(*content.size, long_side)
+    c = to_tensor(content.resize((w, h), Image.Resampling.LANCZOS), CPU)
+    target = transfer._style_target(
+        load_encoder("caffe", CPU), [(style, 1.0, "s")], (w, h), 1.0, None, "", CPU, None
+    )
+    return c, target
+
+
+def test_coarse_term_averages_with_the_downscaled_image(content_img, style_img):
+    runner = _runner()
+    c, target = _level(content_img, style_img, 96)
+    small_c, small_target = _level(content_img, style_img, 68)
+    fine = runner._objective(c, target)
+    coarse = runner._objective(small_c, small_target, COARSE_LAYERS)
+
+    # Only the chosen deep layers are scored at the coarse size, each weighted as usual.
+    assert set(coarse.style.grams) == set(COARSE_LAYERS) != set(STYLE_LAYERS)
+    for layer in COARSE_LAYERS:
+        assert coarse.style_weight * coarse.layer_weights[layer] == pytest.approx(
+            fine.style_weight * fine.layer_weights[layer]
+        )
+
+    size = tuple(small_c.shape[-2:])
+    both = PyramidObjective(fine, coarse, size)
+    x = (c + 0.1 * torch.randn_like(c)).clamp(0, 1)
+    small = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+    with torch.no_grad():
+        expected = (fine(x).total + coarse(small).total) / 2
+        got = both(x).total
+    torch.testing.assert_close(got, expected)
+
+    # The coarse term reaches the pixels: the gradient differs from the fine term's alone.
+    leaf = x.clone().requires_grad_()
+    both(leaf).total.backward()
+    leaf_fine = x.clone().requires_grad_()
+    (fine(leaf_fine).total / 2).backward()
+    assert not torch.allclose(leaf.grad, leaf_fine.grad, rtol=1e-3, atol=1e-6)
+
+
+def test_only_the_finest_level_gets_the_coarse_term(content_img, style_img, monkeypatch):
+    seen: list[tuple[int, int] | None] = []
+    real_init = PyramidObjective.__init__
+
+    def spy(self, fine, coarse=None, coarse_size=None):
+        seen.append(coarse_size)
+        real_init(self, fine, coarse, coarse_size)
+
+    monkeypatch.setattr(PyramidObjective, "__init__", spy)
+    result = stylize(content_img, [style_img], size=96, preset="fast", seed=0)
+    assert len(result.sizes) == 2
+    coarse_w, coarse_h = result.sizes[0]
+    assert seen == [None, (coarse_h, coarse_w)]
