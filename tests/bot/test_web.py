@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,11 +48,14 @@ async def test_healthz_needs_an_executor_heartbeat(store):
         await runner.cleanup()
 
 
-async def test_healthz_reports_an_unreachable_database(tmp_path):
-    # A directory is not a database file: every connection attempt fails.
-    (tmp_path / "dir.db").mkdir()
+async def test_healthz_reports_an_unreachable_database():
+    # Nothing listens on a port that was just free: every connection attempt is refused.
+    # (A broken SQLite path would leave aiosqlite's worker thread posting to the closed loop.)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     # The constructor does not connect (unlike Store.open), so the failure shows at /healthz.
-    broken = Store(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'dir.db'}"))
+    broken = Store(create_engine(f"postgresql+psycopg://nst@127.0.0.1:{port}/nst"))
     runner, base = await serve(create_app(broken))
     try:
         async with aiohttp.ClientSession() as http, http.get(f"{base}/healthz") as resp:
