@@ -187,9 +187,12 @@ async def test_a_job_that_kills_two_executors_fails_as_internal_error(store, clu
 async def test_a_frozen_executor_that_wakes_up_cannot_overwrite_the_new_attempt(
     store, cluster, inputs
 ):
-    job = (await submit_many(store, inputs, 1))[0]
+    # Long enough (seconds) that the frozen executor cannot finish before SIGSTOP lands.
+    job = (await submit_many(store, inputs, 1, params=JobParams(size=96, preset="fast")))[0]
     frozen = cluster.spawn("frozen")
-    await wait_for(lambda: running_on(store, job.id, "frozen"), 60, "the claim", cluster=cluster)
+    await wait_for(
+        lambda: running_on(store, job.id, "frozen", min_step=1), 60, "the claim", cluster=cluster
+    )
     frozen.proc.send_signal(signal.SIGSTOP)  # hung: no heartbeats, but not dead
     try:
         cluster.spawn("rescuer")
