@@ -69,7 +69,9 @@ def _parser(defaults: dict[str, object]) -> argparse.ArgumentParser:
     )
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), help="(lbfgs)")
     p.add_argument("--style-scale", type=float, help="style size relative to the output (1.0)")
-    p.add_argument("--bf16", action="store_true", default=None, help="bf16 VGG passes (CUDA)")
+    p.add_argument(
+        "--bf16", action="store_true", default=None, help="bf16 VGG passes (CUDA, bf16 CPUs)"
+    )
     p.add_argument(
         "--save-every",
         type=int,
