@@ -40,6 +40,12 @@ def settings_line(job: Job) -> str:
     return " · ".join(parts)
 
 
+def job_choice_label(job: Job) -> str:
+    """One line naming a job in `/job` suggestions (plain text: no markdown there)."""
+    when = job.created_at.strftime("%Y-%m-%d %H:%M UTC")
+    return f"#{job.id} · {job.status.value} · {job.params.size} px {job.params.preset} · {when}"
+
+
 def queued_text(job: Job, info: QueueInfo | None, executors: int | None = None) -> str:
     """Body of the deferred reply right after submission."""
     lines = [f"🕒 Job **#{job.id}** queued — {settings_line(job)}"]

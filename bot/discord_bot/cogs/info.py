@@ -12,12 +12,14 @@ from discord.ext import commands
 from bot.discord_bot.delivery import fit_upload
 from bot.discord_bot.errors import JobNotFound
 from bot.discord_bot.progress import format_duration
-from bot.discord_bot.render import job_details, result_embed, stats_embed
+from bot.discord_bot.render import job_choice_label, job_details, result_embed, stats_embed
 from bot.discord_bot.views import history_page, result_view
 from bot.store import JobStatus
 
 if TYPE_CHECKING:
     from bot.discord_bot.client import NSTBot
+
+AUTOCOMPLETE_SCAN = 100  # recent jobs searched for `/job` suggestions
 
 
 class InfoCog(commands.Cog):
@@ -54,6 +56,20 @@ class InfoCog(commands.Cog):
                 kwargs["attachments"] = [upload.file()]
                 kwargs["view"] = result_view(job.id)
         await interaction.edit_original_response(embeds=embeds, **kwargs)
+
+    @job.autocomplete("job_id")
+    async def job_id_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[int]]:
+        """The user's recent jobs whose number starts with what they typed, newest first."""
+        me = interaction.user.id
+        typed = current.strip().lstrip("#")
+        recent = await self.bot.store.history(me, me, limit=AUTOCOMPLETE_SCAN)
+        return [
+            app_commands.Choice(name=job_choice_label(job)[:100], value=job.id)
+            for job in recent
+            if str(job.id).startswith(typed)
+        ][:25]  # Discord shows at most 25 choices
 
     @app_commands.command(name="queue", description="Your place in the queue")
     async def queue(self, interaction: discord.Interaction) -> None:

@@ -147,3 +147,26 @@ async def test_saved_private_default_applies_right_after_a_restart(fake_discord,
         assert card.ephemeral
         public = await queued_card(env, await submit(env, user=fake.bob))
         assert not public.ephemeral
+
+
+async def test_job_suggests_your_recent_jobs(env):
+    fake = env.fake
+    for user in (fake.alice, fake.alice, fake.bob):
+        await queued_card(env, await submit(env, user=user))
+    alice = int(fake.alice["id"])
+    mine = await env.store.history(alice, alice)
+    assert len(mine) == 2
+
+    async def suggestions(typed: str) -> list[dict]:
+        iid = await fake.autocomplete("job", {"job_id": typed}, focused="job_id", user=fake.alice)
+        return await fake.wait_until(lambda: fake.interaction(iid).choices)
+
+    # Newest first, only the asker's own jobs, each named with its state and settings.
+    choices = await suggestions("")
+    assert [c["value"] for c in choices] == [j.id for j in mine]
+    assert choices[0]["name"].startswith(f"#{mine[0].id} · queued · 64 px fast · ")
+    # What was typed narrows the list ("#" optional).
+    oldest = mine[-1].id
+    choices = await suggestions(f"#{oldest}")
+    assert choices[0]["value"] == oldest
+    assert all(str(c["value"]).startswith(str(oldest)) for c in choices)
