@@ -9,8 +9,10 @@ import torch
 import torch.nn.functional as F
 
 from nst_engine import vgg
+from nst_engine.convert import to_tensor
 from nst_engine.device import select_device
 from nst_engine.errors import WeightsError
+from nst_engine.losses import gram
 from nst_engine.vgg import CAFFE_FILE, load_encoder
 
 
@@ -106,3 +108,19 @@ def test_device_selection():
     assert auto == (expected or auto)
     if not torch.cuda.is_available():
         assert auto in ("cpu", "mps")
+
+
+def test_channels_last_and_contiguous_maps_agree(content_img):
+    # The encoder runs channels-last where that is faster; results must not depend on layout.
+    enc = load_encoder("caffe", "cpu")
+    x = to_tensor(content_img.resize((64, 48)), torch.device("cpu"))
+    grads = []
+    for layout in (torch.contiguous_format, torch.channels_last):
+        leaf = x.clone().requires_grad_()
+        feats = enc(leaf.contiguous(memory_format=layout), ["relu2_1", "relu4_2"])
+        loss = gram(feats["relu2_1"]).square().sum() + feats["relu4_2"].square().sum()
+        loss.backward()
+        grads.append((loss.detach(), leaf.grad))
+    (l1, g1), (l2, g2) = grads
+    torch.testing.assert_close(l1, l2, rtol=1e-4, atol=0)
+    torch.testing.assert_close(g1, g2, rtol=1e-3, atol=1e-3 * g1.abs().max().item())
