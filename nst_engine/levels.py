@@ -123,15 +123,13 @@ class LevelRunner:
         the image downscaled to that size (see `PyramidObjective`).
         """
         _, _, h, w = c.shape
+        fine = self._objective(c, target)
         if coarse is None:
-            objective = PyramidObjective(self._objective(c, target))
+            objective = PyramidObjective(fine)
         else:
             small_c, small_target = coarse
-            objective = PyramidObjective(
-                self._objective(c, target),
-                self._objective(small_c, small_target, COARSE_LAYERS),
-                tuple(small_c.shape[-2:]),
-            )
+            small = self._objective(small_c, small_target, COARSE_LAYERS)
+            objective = PyramidObjective(fine, small, tuple(small_c.shape[-2:]))
         channels_last = prefers_channels_last(self.dev)
         parts_at: dict[float, tuple[float, float, float]] = {}
 
@@ -157,15 +155,7 @@ class LevelRunner:
 
         return self._optimise(i, plan, budgets, func, start, parts_at, h, w)
 
-    def _objective(self, c, target: StyleTarget, layers=None) -> Objective:
-        """The objective at `c`'s size; with `layers`, style scored on those layers only,
-        each weighted as it is when all style layers count."""
-        style_weight = self.style_weight
-        if layers is not None:
-            kept = {k: v for k, v in target.grams.items() if k in layers}
-            raw = {k: (LAYER_WEIGHTS or {}).get(k, 1.0) for k in target.grams}
-            style_weight *= sum(raw[k] for k in kept) / sum(raw.values())
-            target = StyleTarget(kept, {k: target.norms[k] for k in kept})
+    def _objective(self, c, target: StyleTarget, style_layers=None) -> Objective:
         with torch.no_grad():
             content_feats = self.encoder(c, CONTENT_LAYERS)
         return Objective(
@@ -173,9 +163,10 @@ class LevelRunner:
             content_feats,
             target,
             content_weight=CONTENT_WEIGHT,
-            style_weight=style_weight,
+            style_weight=self.style_weight,
             tv_weight=self.tv_weight,
             layer_weights=LAYER_WEIGHTS,
+            style_layers=style_layers,
             autocast=self.autocast,
         )
 

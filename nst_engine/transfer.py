@@ -176,40 +176,35 @@ def stylize(
     )
     plan = pyramid(size, len(plan_preset.iterations))
     budgets = list(plan_preset.iterations[-len(plan) :])
+
+    def level_inputs(long_side: int) -> tuple[torch.Tensor, StyleTarget]:
+        """The content image and the style target at one pyramid level's size."""
+        w, h = work_size(*content.size, long_side)
+        c = to_tensor(content.resize((w, h), Image.Resampling.LANCZOS), dev)
+        target = _style_target(
+            encoder,
+            keyed_styles,
+            (w, h),
+            style_scale,
+            c if preserve_colors else None,
+            content_key,
+            dev,
+            autocast,
+        )
+        return c, target
+
     x: torch.Tensor | None = None
     i = 0
     while i < len(plan):
-        w, h = work_size(*content.size, plan[i])
-        c = to_tensor(content.resize((w, h), Image.Resampling.LANCZOS), dev)
         try:
-            target = _style_target(
-                encoder,
-                keyed_styles,
-                (w, h),
-                style_scale,
-                c if preserve_colors else None,
-                content_key,
-                dev,
-                autocast,
-            )
+            c, target = level_inputs(plan[i])
+            _, _, h, w = c.shape
             start = _init_image(c, init, generator) if x is None else _upsample(x, w, h)
             coarse = None
             if MULTI_RES and i > 0 and i == len(plan) - 1:
                 # The finest level also keeps the previous level's statistics
                 # (see LevelRunner.scale).
-                cw, ch = work_size(*content.size, plan[i - 1])
-                cc = to_tensor(content.resize((cw, ch), Image.Resampling.LANCZOS), dev)
-                ct = _style_target(
-                    encoder,
-                    keyed_styles,
-                    (cw, ch),
-                    style_scale,
-                    cc if preserve_colors else None,
-                    content_key,
-                    dev,
-                    autocast,
-                )
-                coarse = (cc, ct)
+                coarse = level_inputs(plan[i - 1])
             x = run.scale(i, plan, budgets, c, target, start, coarse)
         except Cancelled:
             raise

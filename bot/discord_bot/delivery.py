@@ -77,12 +77,25 @@ def interaction_webhook(bot: NSTBot, job: Job) -> discord.Webhook:
     )
 
 
+async def _edit_original(bot: NSTBot, job: Job, **kwargs) -> bool:
+    """Edit the job's interaction response; False when its token is gone."""
+    if not token_usable(job):
+        return False
+    try:
+        await interaction_webhook(bot, job).edit_message("@original", **kwargs)
+    except discord.HTTPException as exc:
+        if token_gone(exc):
+            return False
+        raise
+    return True
+
+
 async def edit_progress(bot: NSTBot, job: Job) -> bool:
     """Show a running job's progress bar and latest preview; False when the token is gone."""
     from bot.discord_bot.views import cancel_view
 
     if not token_usable(job):
-        return False
+        return False  # before reading the preview from the store
     kwargs: dict = {"content": running_text(job), "view": cancel_view(job.id)}
     if job.preview_sha:
         preview = await bot.store.get_image(job.preview_sha)
@@ -92,30 +105,16 @@ async def edit_progress(bot: NSTBot, job: Job) -> bool:
             embed.set_image(url=f"attachment://{name}")
             kwargs["embed"] = embed
             kwargs["attachments"] = [Upload(preview.data, name).file()]
-    try:
-        await interaction_webhook(bot, job).edit_message("@original", **kwargs)  # type: ignore[arg-type]
-    except discord.HTTPException as exc:
-        if token_gone(exc):
-            return False
-        raise
-    return True
+    return await _edit_original(bot, job, **kwargs)
 
 
 async def edit_queued(bot: NSTBot, job: Job, info: QueueInfo, online: int) -> bool:
     """Show a waiting job's current queue position; False when the token is gone."""
     from bot.discord_bot.views import cancel_view
 
-    if not token_usable(job):
-        return False
-    try:
-        await interaction_webhook(bot, job).edit_message(
-            "@original", content=queued_text(job, info, online), view=cancel_view(job.id)
-        )
-    except discord.HTTPException as exc:
-        if token_gone(exc):
-            return False
-        raise
-    return True
+    return await _edit_original(
+        bot, job, content=queued_text(job, info, online), view=cancel_view(job.id)
+    )
 
 
 async def deliver(bot: NSTBot, job: Job) -> str:
