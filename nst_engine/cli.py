@@ -9,6 +9,7 @@ from pathlib import Path
 
 from nst_engine.errors import ImageError, NSTError
 from nst_engine.images import decode_image
+from nst_engine.precision import BF16, PRECISIONS
 
 
 def _library_defaults() -> dict[str, object]:
@@ -70,7 +71,12 @@ def _parser(defaults: dict[str, object]) -> argparse.ArgumentParser:
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), help="(lbfgs)")
     p.add_argument("--style-scale", type=float, help="style size relative to the output (1.0)")
     p.add_argument(
-        "--bf16", action="store_true", default=None, help="bf16 VGG passes (CUDA, bf16 CPUs)"
+        "--precision",
+        choices=PRECISIONS,
+        help=f"VGG passes in bf16 or fp32; auto = bf16 where native ({defaults['precision']})",
+    )
+    p.add_argument(
+        "--bf16", action="store_const", const=BF16, dest="precision", help="= --precision bf16"
     )
     p.add_argument(
         "--save-every",
@@ -130,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         "weights",
         "optimizer",
         "style_scale",
-        "bf16",
+        "precision",
     )
     kwargs = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     out = Path(args.output)
@@ -166,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         w, h = result.image.size
         print(
             f"wrote {out} ({w}x{h}, {result.steps} steps, {result.elapsed_s:.1f}s on "
-            f"{result.device})",
+            f"{result.device}, {result.precision})",
             file=sys.stderr,
         )
     return 0

@@ -68,16 +68,19 @@ class LBFGS:
         if not self.s:
             # No curvature yet: a steepest-descent step whose largest pixel move is `first_step`.
             return q * (self.first_step / q.abs().max().clamp_min(1e-20))
+        # The two-loop recursion keeps its scalars as 0-d tensors: reading each back to the
+        # host would stall a GPU 2×history times per step. addcmul_ by a 0-d tensor rounds
+        # exactly like add_(alpha=float) (one fused multiply-add), so the iterates are the same.
         alphas = []
         for s, y, rho in zip(reversed(self.s), reversed(self.y), reversed(self.rho), strict=True):
             a = rho * torch.dot(s, q)
-            q.add_(y, alpha=-float(a))
+            q.addcmul_(y, a, value=-1)
             alphas.append(a)
         y_last = self.y[-1]
-        q.mul_(float(torch.dot(self.s[-1], y_last) / torch.dot(y_last, y_last)))
+        q.mul_(torch.dot(self.s[-1], y_last) / torch.dot(y_last, y_last))
         for s, y, rho, a in zip(self.s, self.y, self.rho, reversed(alphas), strict=True):
             b = rho * torch.dot(y, q)
-            q.add_(s, alpha=float(a - b))
+            q.addcmul_(s, a - b)
         return q
 
     def step(self) -> bool:
@@ -102,8 +105,8 @@ class LBFGS:
         t, f_new, g_new = found
         s = d.mul_(t)
         y = g_new - self.g
-        ys = float(torch.dot(y, s))
-        if ys > 1e-10 * float(torch.dot(y, y)) and math.isfinite(ys):
+        ys, yy = torch.stack((torch.dot(y, s), torch.dot(y, y))).tolist()  # one host read
+        if ys > 1e-10 * yy and math.isfinite(ys):
             self.s.append(s)
             self.y.append(y)
             self.rho.append(1.0 / ys)

@@ -113,6 +113,7 @@ class LevelRunner:
     style_weight: float
     steps: int = 0
     evals: int = 0
+    fell_back_to_fp32: bool = False  # bf16 gave a non-finite loss; fp32 from then on
     sizes: list[tuple[int, int]] = field(default_factory=list)
     scale_steps: list[int] = field(default_factory=list)
 
@@ -131,7 +132,8 @@ class LevelRunner:
             small = self._objective(small_c, small_target, COARSE_LAYERS)
             objective = PyramidObjective(fine, small, tuple(small_c.shape[-2:]))
         channels_last = prefers_channels_last(self.dev)
-        parts_at: dict[float, tuple[float, float, float]] = {}
+        # Loss terms per evaluated loss, kept on the device: read back only when reported.
+        parts_at: dict[float, torch.Tensor] = {}
 
         def func(flat: torch.Tensor) -> tuple[float, torch.Tensor]:
             if self.should_stop is not None and self.should_stop():
@@ -139,16 +141,21 @@ class LevelRunner:
             leaf = flat.detach().view(1, 3, h, w).requires_grad_()
             inp = leaf.contiguous(memory_format=torch.channels_last) if channels_last else leaf
             parts = objective(inp)
-            loss = float(parts.total.detach())
-            if not math.isfinite(loss) and objective.uses_autocast:
-                objective.disable_autocast()  # bf16 misbehaved: fp32 for good
-                return func(flat)
             parts.total.backward()
             grad = leaf.grad
-            if not math.isfinite(loss) or not torch.isfinite(grad).all():
+            # One host read per evaluation (the line search needs the loss on the host):
+            # the loss and whether the gradient is finite, together.
+            loss, grad_ok = torch.stack(
+                (parts.total.detach().float(), torch.isfinite(grad).all().float())
+            ).tolist()
+            if not math.isfinite(loss) and objective.uses_autocast:
+                objective.disable_autocast()  # bf16 misbehaved: fp32 for good
+                self.autocast, self.fell_back_to_fp32 = None, True
+                return func(flat)
+            if not math.isfinite(loss) or not grad_ok:
                 # Report a non-finite value so the line search backs off from this point.
                 return math.inf, torch.zeros_like(flat)
-            parts_at[loss] = (parts.content, parts.style, parts.tv)
+            parts_at[loss] = torch.stack((parts.content, parts.style, parts.tv))
             if len(parts_at) > 64:
                 parts_at.pop(next(iter(parts_at)))
             return loss, grad.reshape(-1)
@@ -207,7 +214,8 @@ class LevelRunner:
     def _report(self, i, plan, opt, parts_at, total, eta, h, w) -> None:
         if self.callback is None:
             return
-        content, style, tv = parts_at.get(opt.f, (math.nan, math.nan, math.nan))
+        terms = parts_at.get(opt.f)
+        content, style, tv = terms.tolist() if terms is not None else (math.nan,) * 3
         preview = None
         if self.preview_every > 0 and self.steps % self.preview_every == 0:
             preview = to_image(opt.x.view(1, 3, h, w))

@@ -83,10 +83,16 @@ class StyleTarget:
 
 @dataclass
 class LossParts:
+    """The weighted loss (with its graph) and its terms, detached 0-d tensors.
+
+    The terms stay on the device so that logging them costs no host synchronisation per
+    evaluation; read them with `.item()` only when they are reported.
+    """
+
     total: torch.Tensor
-    content: float
-    style: float
-    tv: float
+    content: torch.Tensor
+    style: torch.Tensor
+    tv: torch.Tensor
 
 
 class Objective:
@@ -154,7 +160,7 @@ class Objective:
         s = self.style_weight * style
         t = self.tv_weight * tv
         total = c + s + t
-        return LossParts(total, float(c.detach()), float(s.detach()), float(t.detach()))
+        return LossParts(total, c.detach(), s.detach(), t.detach().float())
 
 
 def image_key(img: Image.Image) -> str:

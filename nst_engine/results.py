@@ -30,6 +30,7 @@ class StylizeResult:
     steps: int  # accepted iterations, all scales
     elapsed_s: float
     device: str
+    precision: str = "fp32"  # what the VGG passes ran in: "bf16" or "fp32"
     notes: list[str] = field(default_factory=list)
     evaluations: int = 0  # loss/gradient evaluations (line-search trials included)
     sizes: list[tuple[int, int]] = field(default_factory=list)  # (w, h) of each scale

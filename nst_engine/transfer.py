@@ -17,6 +17,9 @@ from nst_engine.device import available_memory_bytes, configure, is_oom, select_
 from nst_engine.errors import Cancelled, OutOfMemoryError
 from nst_engine.levels import STYLE_WEIGHT, TV_WEIGHT, LevelRunner
 from nst_engine.losses import StyleTarget, gram, image_key, style_cache
+from nst_engine.precision import BF16, FP32
+from nst_engine.precision import parse as parse_precision
+from nst_engine.precision import resolve as resolve_precision
 from nst_engine.presets import MIN_LONG_SIDE, get_preset, pyramid
 from nst_engine.results import Progress, StylizeResult
 from nst_engine.vgg import STYLE_LAYERS, VGGEncoder, load_encoder
@@ -113,7 +116,7 @@ def stylize(
     seed: int | None = None,
     device: str | None = None,
     weights: str = "caffe",
-    bf16: bool = False,
+    precision: str | bool = "auto",
     callback: Callable[[Progress], None] | None = None,
     preview_every: int = 0,
     should_stop: Callable[[], bool] | None = None,
@@ -125,8 +128,10 @@ def stylize(
 
     `size` is the long side of the output; `preset` picks the coarse-to-fine pyramid and the
     per-scale budgets; `style_strength` multiplies the default style/content balance
-    (0.1–10). Raises `Cancelled` within one evaluation of `should_stop()` turning true, and
-    `OutOfMemoryError` only when even the smallest size does not fit.
+    (0.1–10). `precision` ("auto", "bf16", "fp32"; see `nst_engine.precision`) sets the VGG
+    passes' dtype; the result records the one that ran. Raises `Cancelled` within one
+    evaluation of `should_stop()` turning true, and `OutOfMemoryError` only when even the
+    smallest size does not fit.
     """
     t0 = time.perf_counter()
     if not 0.1 <= style_strength <= 10:
@@ -139,6 +144,7 @@ def stylize(
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
     if size < 16:
         raise ValueError("size must be at least 16 px")
+    precision = parse_precision(precision)
     plan_preset = get_preset(preset)
     content = content.convert("RGB")
     style_list = _styles(styles)
@@ -146,14 +152,14 @@ def stylize(
     configure(dev)
     encoder = load_encoder(weights, dev)
     notes: list[str] = []
+    ran, note = resolve_precision(precision, dev)
+    if note:
+        notes.append(note)
     autocast = None
-    if bf16 and dev.type in ("cuda", "cpu"):
+    if ran == BF16:
 
         def autocast():
             return torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
-
-    elif bf16:
-        notes.append(f"bf16 is not supported on {dev.type}; used fp32")
 
     size = _fit_memory(content, size, dev, notes)
     generator = torch.Generator().manual_seed(
@@ -189,7 +195,7 @@ def stylize(
             c if preserve_colors else None,
             content_key,
             dev,
-            autocast,
+            run.autocast,  # None once bf16 fell back to fp32
         )
         return c, target
 
@@ -228,6 +234,9 @@ def stylize(
             continue
         i += 1
     assert x is not None
+    if run.fell_back_to_fp32:
+        ran = FP32
+        notes.append("bf16 gave non-finite values; finished in fp32")
     if preserve_colors:
         _, _, h, w = x.shape
         c = to_tensor(content.resize((w, h), Image.Resampling.LANCZOS), dev)
@@ -241,6 +250,7 @@ def stylize(
         steps=run.steps,
         elapsed_s=time.perf_counter() - t0,
         device=str(dev),
+        precision=ran,
         notes=notes,
         evaluations=run.evals,
         sizes=run.sizes,

@@ -28,13 +28,14 @@ def test_cli_end_to_end(tmp_path: Path, fixture_images: Path):
         str(fixture_images / "starry_night.jpg"),
         f"{fixture_images / 'the_scream.jpg'}:0.5",
         "-o", str(out), "--size", "64", "--preset", "fast", "--seed", "1",
-        "--save-every", "10", "--threads", "1",
+        "--save-every", "10", "--threads", "1", "--precision", "fp32",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     img = Image.open(out)
     assert img.format == "PNG" and img.size == (64, 48)
     assert (tmp_path / "out-step10.png").is_file()
     assert "steps" in proc.stderr and "scale 1/1" in proc.stderr  # progress bar and summary
+    assert "on cpu, fp32)" in proc.stderr  # the precision that ran, as asked
 
 
 def test_cli_bad_image_exits_2_with_readable_message(tmp_path: Path, fixture_images: Path):

@@ -186,7 +186,7 @@ def test_bf16_vgg_passes_stay_finite(content_img, style_img):
     # The CUDA bf16 path, exercised with CPU autocast: Gram/loss/L-BFGS stay fp32.
     reports: list[Progress] = []
     result = stylize(
-        content_img, [style_img], size=64, preset="fast", bf16=True, callback=reports.append
+        content_img, [style_img], size=64, preset="fast", precision="bf16", callback=reports.append
     )
     assert all(np.isfinite(p.loss) for p in reports)
     assert reports[-1].loss < 0.5 * reports[0].loss
