@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Pinned torch for these machines (taken from local disk); users elsewhere get any release >= the floor.
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test lint bench bench-queue bench-bot install clean
+.PHONY: run test lint bench bench-gpu bench-queue bench-bot install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,9 +34,15 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m nst_engine.bench $(BENCH_ARGS)
 
+# On a CUDA host: per-evaluation ms at 512/1024/2048 px in fp32 and bf16, the conv floor, and
+# the standard preset's 512 px wall time (a few minutes); exits 2 where there is no CUDA.
+bench-gpu: $(STAMP)
+	$(BIN)/python -m nst_engine.bench_gpu $(BENCH_ARGS)
+
 bench-queue: $(STAMP)
 	$(BIN)/python -m bot.store.bench $(BENCH_ARGS)
 	$(BIN)/python -m bot.executor.bench
+	$(BIN)/python -m bot.store.purge_bench
 
 bench-bot: $(STAMP)
 	$(BIN)/python -m tests.bot.discord_bot.bench $(BENCH_ARGS)

@@ -10,7 +10,14 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from pydantic import ValidationError
+
 from bot.settings import Settings, get_settings
+
+DB_HELP = (
+    "database URL (default: DATABASE_URL). Prefer setting DATABASE_URL in the environment or "
+    ".env: arguments, and any password in them, are visible to every user in `ps`"
+)
 
 TOKEN_HELP = """\
 nst-bot: DISCORD_TOKEN is not set.
@@ -43,8 +50,20 @@ def _cmd_executor(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from bot.store.migrate import migrate
 
+    if _drops_data(args.revision) and not args.yes:
+        print(
+            f"nst-bot: `migrate {args.revision}` downgrades the schema and deletes data "
+            "(`base` drops every table). Run it again with --yes if you mean it.",
+            file=sys.stderr,
+        )
+        return 2
     migrate(settings.database_url, revision=args.revision)
     return 0
+
+
+def _drops_data(revision: str) -> bool:
+    # The targets `migrate()` always treats as a downgrade: `base` and relative `-N`.
+    return revision == "base" or revision.startswith("-")
 
 
 def _cmd_ops(name: str) -> Callable[[argparse.Namespace, Settings], int]:
@@ -59,7 +78,7 @@ def _cmd_ops(name: str) -> Callable[[argparse.Namespace, Settings], int]:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="nst-bot", description=__doc__.splitlines()[0])
-    parser.add_argument("--db", help="database URL (default: DATABASE_URL from settings)")
+    parser.add_argument("--db", default=None, help=DB_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run the Discord bot, its executors and the web endpoint")
@@ -73,21 +92,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("migrate", help="apply database migrations")
     p.add_argument("revision", nargs="?", default="head")
+    p.add_argument("--yes", action="store_true", help="confirm a downgrade (`base` drops all)")
     p.set_defaults(handler=_cmd_migrate)
 
     from bot import ops
 
     ops.add_subcommands(sub, _cmd_ops)
+    for p in sub.choices.values():
+        # `--db` after the subcommand too; SUPPRESS keeps a `--db` given before it.
+        p.add_argument("--db", default=argparse.SUPPRESS, help=DB_HELP)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `nst-bot` console script."""
     args = build_parser().parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = _load_settings(args.command)
+    except ValidationError as exc:
+        print(f"nst-bot: invalid settings:\n{_describe_invalid(exc)}", file=sys.stderr)
+        return 2
     if args.db:
         settings = settings.model_copy(update={"database_url": args.db})
     return args.handler(args, settings)
+
+
+def _load_settings(command: str) -> Settings:
+    if command == "executor":
+        # Executors must never hold the bot token, not even read from `.env`.
+        from bot.executor.settings import executor_settings
+
+        return executor_settings()
+    return get_settings()
+
+
+def _describe_invalid(exc: ValidationError) -> str:
+    """One line per problem, naming the setting; never the value (it may be a secret)."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = ".".join(str(part) for part in error["loc"]).upper()
+        lines.append(f"  {name}: {error['msg']}" if name else f"  {error['msg']}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

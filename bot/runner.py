@@ -35,6 +35,7 @@ async def _main(settings: Settings, executors: int) -> int:
 
     from bot.discord_bot import NSTBot, apply_endpoints
     from bot.executor.supervisor import Supervisor
+    from bot.retention import purge_loop
     from bot.store import Store, migrate
     from bot.web import Metrics, create_app, monitor_loop_lag, start_web
 
@@ -66,6 +67,9 @@ async def _main(settings: Settings, executors: int) -> int:
 
     web_runner = None
     lag_task = asyncio.create_task(monitor_loop_lag(metrics), name="loop-lag")
+    purge_task = asyncio.create_task(
+        purge_loop(store, settings.retention_days, settings.purge_interval_s), name="purge"
+    )
     code = EXIT_OK
     bot_task: asyncio.Task[None] | None = None
     try:
@@ -90,6 +94,9 @@ async def _main(settings: Settings, executors: int) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         lag_task.cancel()
+        purge_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purge_task  # out of the database before the store closes
         await bot.close()
         if bot_task is not None and not bot_task.done():
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
@@ -15,7 +15,11 @@ DEFAULT_API_BASE = "https://discord.com/api/v10"
 class Settings(BaseSettings):
     """All configuration; see `.env.example` for the documented list."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # hide_input_in_errors: a refused value (or, for the cross-field checks, every value,
+    # the token included) would otherwise be quoted in the error message.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", hide_input_in_errors=True
+    )
 
     # Discord
     discord_token: SecretStr | None = None
@@ -29,12 +33,14 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///data/nst-bot.db"
     data_dir: Path = Path("data")
     retention_days: int = Field(30, ge=1)
+    purge_interval_s: float = Field(3600.0, gt=0)
 
     # Executors and engine
     executors: int = Field(1, ge=0)
     device: str = "auto"
     weights: str = "caffe"
-    bf16: bool = False
+    # auto: bf16 VGG passes where the device has native bf16 (nst_engine.precision), else fp32.
+    bf16: Literal["auto", "true", "false"] = "auto"
     engine_threads: int = Field(0, ge=0)
     default_size: int = Field(512, ge=64)
     max_size: int = Field(1024, ge=64)
@@ -50,6 +56,7 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(40_000_000, ge=10_000)
     per_user_queue_limit: int = Field(3, ge=1)
     global_queue_limit: int = Field(500, ge=1)
+    guild_queue_limit: int = Field(100, ge=1)
     cooldown_s: float = Field(5.0, ge=0)
     progress_edit_interval_s: float = Field(3.0, ge=0.5)
     queue_refresh_interval_s: float = Field(15.0, ge=0.5)
@@ -72,10 +79,48 @@ class Settings(BaseSettings):
             return [value]
         return value
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        # Settings that contradict each other stop start-up, naming both.
+        problems = [message for broken, message in _contradictions(self) if broken]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     @property
     def token(self) -> str | None:
         """The bot token, or None; never log the return value."""
         return self.discord_token.get_secret_value() if self.discord_token else None
+
+
+def _contradictions(s: Settings) -> list[tuple[bool, str]]:
+    """(is it broken, what to say) for each pair of settings that must agree."""
+    return [
+        (
+            s.default_size > s.max_size,
+            f"DEFAULT_SIZE ({s.default_size}) is larger than MAX_SIZE ({s.max_size})",
+        ),
+        (
+            s.guild_queue_limit > s.global_queue_limit,
+            f"GUILD_QUEUE_LIMIT ({s.guild_queue_limit}) is larger than GLOBAL_QUEUE_LIMIT "
+            f"({s.global_queue_limit}): one server could take the whole queue",
+        ),
+        (
+            s.per_user_queue_limit > s.guild_queue_limit,
+            f"PER_USER_QUEUE_LIMIT ({s.per_user_queue_limit}) is larger than GUILD_QUEUE_LIMIT "
+            f"({s.guild_queue_limit})",
+        ),
+        (
+            s.stale_after_s <= s.heartbeat_interval_s,
+            f"STALE_AFTER_S ({s.stale_after_s:g}) must be longer than HEARTBEAT_INTERVAL_S "
+            f"({s.heartbeat_interval_s:g}), or live jobs are requeued as crashed",
+        ),
+        (
+            s.executor_finish_grace_s >= s.executor_grace_s,
+            f"EXECUTOR_FINISH_GRACE_S ({s.executor_finish_grace_s:g}) must be shorter than "
+            f"EXECUTOR_GRACE_S ({s.executor_grace_s:g}), or a finishing job is killed",
+        ),
+    ]
 
 
 @lru_cache(maxsize=1)

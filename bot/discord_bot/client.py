@@ -1,8 +1,9 @@
 """The bot: a discord.py `commands.Bot` wired to the job store.
 
-`setup_hook` registers the persistent buttons, the cogs and the tree-wide error handler,
-opens the HTTP session used for attachment downloads, starts the store watcher and syncs the
-application commands (only when they changed, since Discord rate-limits global syncs).
+`setup_hook` registers the persistent buttons, the cogs (with option ranges from the settings)
+and the tree-wide error handler, opens the HTTP session used for attachment downloads, starts
+the store watcher and syncs the application commands (only when they changed, since Discord
+rate-limits global syncs).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from discord.ext import commands
 
 from bot.discord_bot.delivery import DEFAULT_UPLOAD_LIMIT
 from bot.discord_bot.errors import install_error_handler
+from bot.discord_bot.options import apply_option_limits
 from bot.discord_bot.redact import SECRETS
 from bot.discord_bot.views import DYNAMIC_ITEMS
 from bot.discord_bot.watcher import Watcher
@@ -97,6 +99,9 @@ class NSTBot(commands.Bot):
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         for cog in COGS:
             await self.add_cog(cog(self))
+        # Option ranges (largest size, per-user limit) from this bot's settings, before the
+        # payload is hashed and synced.
+        apply_option_limits(self.tree, self.settings)
         install_error_handler(self.tree)
         if self.sync_commands:
             await self.sync_if_changed()

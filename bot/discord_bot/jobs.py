@@ -6,14 +6,14 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import discord
-from discord import app_commands
 
 from bot.discord_bot.errors import JobNotFound, UserFacingError
 from bot.discord_bot.render import queued_text
 from bot.discord_bot.validation import ValidImage
+from bot.discord_bot.viewer import job_not_found, viewer_of
 from bot.store import (
     INTERACTION_TOKEN_TTL_S,
     ImageBlob,
@@ -21,17 +21,13 @@ from bot.store import (
     Job,
     JobParams,
     QueueRefused,
+    can_rerun,
 )
 
 if TYPE_CHECKING:
     from bot.discord_bot.client import NSTBot
 
 log = logging.getLogger(__name__)
-
-# Option types shared by /stylize, /settings and /config, so their limits agree.
-SizeOption = app_commands.Range[int, 64, 4096]
-StrengthOption = app_commands.Range[float, 0.1, 10.0]
-PresetOption = Literal["fast", "standard", "high"]
 
 VARIANTS = ("stronger", "weaker", "colours", "larger")
 VARIANT_LABELS = {
@@ -140,25 +136,41 @@ def variant_params(bot: NSTBot, job: Job, variant: str) -> JobParams:
 
 
 async def rerun(bot: NSTBot, interaction: discord.Interaction, job_id: int, variant: str) -> Job:
-    """A new job from a stored job's inputs with one parameter changed."""
+    """A new job from a stored job's inputs with one parameter changed.
+
+    Only of a job `can_rerun` allows (the owner's, or a public one from inside its guild);
+    any other answers like a missing job. The inputs keep whose images they are, so
+    forgetting that person also removes this re-run.
+    """
     parent = await bot.store.get_job(job_id)
-    if parent is None:
-        raise JobNotFound(f"Job #{job_id} no longer exists (its data may have been deleted).")
-    if parent.params.private and parent.owner_id != interaction.user.id:
-        raise JobNotFound(f"Job #{job_id} is private.")
+    if parent is None or not can_rerun(parent, viewer_of(interaction)):
+        raise job_not_found(job_id)
     params = variant_params(bot, parent, variant)
+    if parent.owner_id != interaction.user.id:
+        # The new job is the re-runner's: shared and notified as they chose, not as the
+        # parent's owner did.
+        mine = await bot.store.get_user_settings(interaction.user.id)
+        params = replace(params, private=bool(mine.private), dm_on_done=bool(mine.dm_on_done))
     if variant == "larger" and params.size == parent.params.size:
         raise UserFacingError(
             f"This is already the largest size allowed ({parent.params.size} px).", code="too_large"
         )
     await defer(interaction, private=params.private)
-    content = await _stored_blob(bot, parent.content_sha)
-    styles = [(await _stored_blob(bot, sha), weight) for sha, weight in parent.styles]
+    # Limits first: a refused re-run reads no image bytes from the store.
+    await bot.store.admit(
+        interaction.user.id, interaction.guild_id, interaction.channel_id, params.size
+    )
+    content = await _stored_blob(bot, parent.content_sha, parent.content_source_id)
+    styles = [
+        (await _stored_blob(bot, sha, source), weight)
+        for (sha, weight), source in zip(parent.styles, parent.style_source_ids, strict=True)
+    ]
     return await enqueue(bot, interaction, content, styles, params)
 
 
-async def _stored_blob(bot: NSTBot, sha: str) -> ImageBlob:
+async def _stored_blob(bot: NSTBot, sha: str, source_user_id: int) -> ImageBlob:
+    """A stored input image as a blob for a new job, still credited to `source_user_id`."""
     img = await bot.store.get_image(sha)
     if img is None:
         raise JobNotFound("The input images of that job have been deleted.")
-    return ImageBlob(img.data, img.fmt, img.width, img.height)
+    return ImageBlob(img.data, img.fmt, img.width, img.height, source_user_id=source_user_id)

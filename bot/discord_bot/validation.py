@@ -1,8 +1,8 @@
 """Attachment intake: declared-metadata checks, a capped download, and off-loop decoding.
 
-Order matters: the declared content type and size are checked before a single byte is
-downloaded, the download stops at the byte cap, and decoding (Pillow) runs in a thread so a
-large or hostile image never blocks the event loop.
+Order matters: the declared content type, size and URL host are checked before a single byte
+is downloaded, the download comes only from Discord's CDN (no redirects) and stops at the byte
+cap, and decoding (Pillow) runs in a thread so a large or hostile image never blocks the loop.
 """
 
 from __future__ import annotations
@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import io
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Protocol
 
 import aiohttp
+import yarl
 from PIL import Image
 
 from bot.discord_bot.errors import InputRejected
 from nst_engine.errors import ImageError
-from nst_engine.images import encode_png, fit_within
+from nst_engine.images import encode_jpeg, encode_png, fit_within
 
 ACCEPTED_TYPES = "PNG, JPEG, WebP, GIF, BMP or TIFF"
 _UNSUPPORTED_TYPES = {
@@ -40,6 +42,15 @@ _UNSUPPORTED_EXTENSIONS = {
 }
 # Inputs larger than this on the long side are stored downscaled: the engine never needs more.
 STORE_MAX_SIDE = 2048
+# Uploads kept byte for byte (format → stored `fmt`): the executor decodes these itself and
+# applies the EXIF orientation at run time. MPO is a phone JPEG with extra frames appended.
+KEPT_FORMATS = {"PNG": "png", "JPEG": "jpeg", "MPO": "jpeg", "WEBP": "webp"}
+KEPT_MODES = frozenset({"1", "L", "LA", "P", "PA", "RGB", "RGBA"})
+LOSSY_FORMATS = frozenset({"JPEG", "MPO", "WEBP"})
+STORE_JPEG_QUALITY = 92
+# Where attachments come from on Discord; anything else in a payload URL is refused.
+DISCORD_CDN_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
+Origin = tuple[str, str, int]  # (scheme, lower-case host, port)
 
 
 class AttachmentLike(Protocol):
@@ -92,12 +103,57 @@ def precheck(att: AttachmentLike, *, role: str, max_bytes: int) -> None:
         )
 
 
-async def download(
-    session: aiohttp.ClientSession, url: str, *, max_bytes: int, timeout_s: float, role: str
-) -> bytes:
-    """GET `url`, refusing more than `max_bytes` (the declared size may lie) or `timeout_s`."""
+@lru_cache(maxsize=8)
+def download_origins(api_base: str) -> frozenset[Origin]:
+    """Where attachments may be downloaded from: Discord's CDN hosts over HTTPS, and the
+    scheme/host/port of the API base (a Discord-compatible server serves its own CDN)."""
+    origins = {("https", host, 443) for host in DISCORD_CDN_HOSTS}
+    base = yarl.URL(api_base)
+    if base.host and base.port is not None:
+        origins.add((base.scheme, base.host.lower(), base.port))
+    return frozenset(origins)
+
+
+def checked_url(url: str, *, role: str, allowed: frozenset[Origin]) -> yarl.URL:
+    """The parsed attachment URL when it points at an allowed origin; else `InputRejected`
+    (code `untrusted_url`), before any connection is made."""
     try:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
+        parsed = yarl.URL(url)
+        origin = (parsed.scheme, (parsed.host or "").lower(), parsed.port)
+    except (ValueError, TypeError):
+        parsed, origin = None, None
+    if parsed is None or origin not in allowed or parsed.user or parsed.password:
+        where = f" (it points to `{origin[1]}`)" if origin and origin[1] else ""
+        raise InputRejected(
+            f"The {role} image's link is not a Discord attachment link{where}, so I won't "
+            "download it. Please attach the image to your message instead.",
+            code="untrusted_url",
+        )
+    return parsed
+
+
+async def download(
+    session: aiohttp.ClientSession,
+    url: str | yarl.URL,
+    *,
+    max_bytes: int,
+    timeout_s: float,
+    role: str,
+) -> bytes:
+    """GET `url`, refusing more than `max_bytes` (the declared size may lie) or `timeout_s`.
+
+    Redirects are refused, never followed: they could lead to any host.
+    """
+    try:
+        async with session.get(
+            url, timeout=aiohttp.ClientTimeout(total=timeout_s), allow_redirects=False
+        ) as resp:
+            if 300 <= resp.status < 400:
+                raise InputRejected(
+                    f"The link of the {role} image redirects elsewhere; I only download "
+                    "attachments straight from Discord. Please re-upload it.",
+                    code="download_redirect",
+                )
             if resp.status != 200:
                 raise InputRejected(
                     f"I couldn't download the {role} image (HTTP {resp.status}); "
@@ -132,25 +188,35 @@ def _too_large(role: str, max_bytes: int) -> InputRejected:
 
 
 def decode_and_normalise(data: bytes, *, filename: str, max_pixels: int) -> ValidImage:
-    """Decode with the engine's validator; huge or exotic inputs are stored as a bounded PNG."""
+    """Decode with the engine's validator and keep the sent bytes whenever they will do.
+
+    Only animated, oversized (> `STORE_MAX_SIDE`), exotic-mode or exotic-format uploads are
+    re-encoded: what was decoded (first frame, upright RGB, bounded), as JPEG when the upload
+    was lossy, else as PNG unless a JPEG is less than half its size (an opaque photo).
+    Width and height are always the upright size the engine will see.
+    """
     from nst_engine.images import decode_image
 
     img = decode_image(data, max_pixels=max_pixels)
     width, height = img.size
-    # Keep the upload as is when it is a plain, moderate image; otherwise store what we decoded
-    # (first frame, RGB, upright, bounded) so the executor never re-does the hard part.
     original = Image.open(io.BytesIO(data))
-    plain = (
+    fmt = str(original.format)
+    # An MPO's extra frames are depth maps or stereo views, not an animation.
+    animated = fmt != "MPO" and getattr(original, "is_animated", False)
+    if (
         max(width, height) <= STORE_MAX_SIDE
-        and original.format in {"PNG", "JPEG", "WEBP"}
-        and original.mode in {"RGB", "L"}
-        and not getattr(original, "is_animated", False)
-        and not original.getexif().get(0x0112)  # EXIF orientation
-    )
-    if plain:
-        return ValidImage(data, str(original.format).lower(), width, height, filename)
+        and fmt in KEPT_FORMATS
+        and original.mode in KEPT_MODES
+        and not animated
+    ):
+        return ValidImage(data, KEPT_FORMATS[fmt], width, height, filename)
     img = fit_within(img, STORE_MAX_SIDE)
-    return ValidImage(encode_png(img), "png", img.width, img.height, filename)
+    jpeg = encode_jpeg(img, quality=STORE_JPEG_QUALITY)
+    if fmt not in LOSSY_FORMATS:
+        png = encode_png(img)
+        if len(png) <= 2 * len(jpeg):
+            return ValidImage(png, "png", img.width, img.height, filename)
+    return ValidImage(jpeg, "jpeg", img.width, img.height, filename)
 
 
 def decode_all(items: list[tuple[str, str, bytes]], *, max_pixels: int) -> list[ValidImage]:
@@ -176,15 +242,21 @@ async def fetch_images(
     *,
     max_bytes: int,
     max_pixels: int,
+    allowed_hosts: frozenset[Origin],
     timeout_s: float = 20.0,
 ) -> list[ValidImage]:
-    """Pre-check every (role, attachment), download them concurrently, decode off the loop."""
+    """Pre-check every (role, attachment), download them concurrently, decode off the loop.
+
+    `allowed_hosts` comes from `download_origins`; a URL elsewhere is refused unrequested.
+    """
+    urls = []
     for role, att in attachments:
         precheck(att, role=role, max_bytes=max_bytes)
+        urls.append(checked_url(att.url, role=role, allowed=allowed_hosts))
     results = await asyncio.gather(
         *(
-            download(session, att.url, max_bytes=max_bytes, timeout_s=timeout_s, role=role)
-            for role, att in attachments
+            download(session, url, max_bytes=max_bytes, timeout_s=timeout_s, role=role)
+            for (role, _), url in zip(attachments, urls, strict=True)
         ),
         return_exceptions=True,
     )
@@ -204,10 +276,16 @@ async def fetch_image(
     role: str,
     max_bytes: int,
     max_pixels: int,
+    allowed_hosts: frozenset[Origin],
     timeout_s: float = 20.0,
 ) -> ValidImage:
     """Pre-check, download and validate one attachment; raises `InputRejected`."""
     found = await fetch_images(
-        session, [(role, att)], max_bytes=max_bytes, max_pixels=max_pixels, timeout_s=timeout_s
+        session,
+        [(role, att)],
+        max_bytes=max_bytes,
+        max_pixels=max_pixels,
+        allowed_hosts=allowed_hosts,
+        timeout_s=timeout_s,
     )
     return found[0]

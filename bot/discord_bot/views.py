@@ -15,7 +15,8 @@ from discord import ui
 
 from bot.discord_bot import jobs
 from bot.discord_bot.errors import report_failure
-from bot.store import CancelRefused
+from bot.discord_bot.viewer import viewer_of
+from bot.store import CancelRefused, Viewer
 
 if TYPE_CHECKING:
     from bot.discord_bot.client import NSTBot
@@ -69,15 +70,16 @@ class CancelButton(_Guarded, ui.DynamicItem[ui.Button], template=r"nst:cancel:(?
 
     async def act(self, interaction: discord.Interaction) -> None:
         bot = _bot(interaction)
+        # Manage Server where the click comes from; the store honours it only when that is
+        # the job's own guild.
         admin = bool(interaction.permissions and interaction.permissions.manage_guild)
         try:
-            job = await bot.store.request_cancel(self.job_id, interaction.user.id, admin=admin)
+            job = await bot.store.request_cancel(self.job_id, viewer_of(interaction), admin=admin)
         except CancelRefused as exc:
             text = {
                 "not_owner": "🙏 Sorry, only the person who started this job can cancel it.",
                 "already_finished": f"Job #{self.job_id} has already finished.",
-                "not_found": f"Job #{self.job_id} no longer exists.",
-            }.get(exc.code, exc.message)
+            }.get(exc.code, exc.message)  # not_found: the store's "no job … that you can see"
             await interaction.response.send_message(text, ephemeral=True)
             return
         log.info("job %d cancel requested by user %d", job.id, interaction.user.id)
@@ -124,18 +126,18 @@ class HistoryButton(
 
     async def act(self, interaction: discord.Interaction) -> None:
         embed, view = await history_page(
-            _bot(interaction), self.user_id, interaction.user.id, self.offset
+            _bot(interaction), self.user_id, viewer_of(interaction), self.offset
         )
         await interaction.response.edit_message(embed=embed, view=view)
 
 
 async def history_page(
-    bot: NSTBot, user_id: int, viewer_id: int, offset: int
+    bot: NSTBot, user_id: int, viewer: Viewer, offset: int
 ) -> tuple[discord.Embed, ui.View]:
-    """One page of a user's history as the viewer may see it, with Previous/Next buttons."""
+    """One page of a user's history as `viewer` may see it, with Previous/Next buttons."""
     from bot.discord_bot.render import history_embed
 
-    found = await bot.store.history(user_id, viewer_id, limit=HISTORY_PAGE + 1, offset=offset)
+    found = await bot.store.history(user_id, viewer, limit=HISTORY_PAGE + 1, offset=offset)
     has_next = len(found) > HISTORY_PAGE
     embed = history_embed(user_id, found[:HISTORY_PAGE], offset // HISTORY_PAGE, has_next)
     buttons: list[ui.Item[Any]] = []

@@ -51,6 +51,7 @@ class Outcome:
     steps: int = 0
     elapsed_s: float = 0.0
     device: str = ""
+    precision: str | None = None  # "bf16" or "fp32": what the VGG passes ran in
     notes: list[str] = field(default_factory=list)
     error_code: str | None = None
     error_message: str | None = None
@@ -65,7 +66,7 @@ class EngineOptions:
     max_size: int = 1024
     max_pixels: int = 40_000_000
     preview_every: int = 10
-    bf16: bool = False
+    bf16: str | bool = "auto"  # the BF16 setting; nst_engine.precision decides what it means
 
 
 def run_job(
@@ -98,7 +99,7 @@ def run_job(
             seed=p.seed,
             device=options.device,
             weights=options.weights,
-            bf16=options.bf16,
+            precision=options.bf16,
             callback=callback,
             preview_every=options.preview_every,
             should_stop=should_stop,
@@ -128,6 +129,7 @@ def run_job(
         steps=int(result.steps),
         elapsed_s=float(result.elapsed_s),
         device=str(result.device),
+        precision=str(result.precision),
         notes=list(result.notes),
     )
 

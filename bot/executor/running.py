@@ -156,16 +156,18 @@ class JobRun:
                     outcome.height,
                     outcome.elapsed_s,
                     notes=outcome.notes,
+                    precision=outcome.precision,
                 )
             )
             log.info(
-                "job %d succeeded: %dx%d, %d steps in %.1f s on %s%s",
+                "job %d succeeded: %dx%d, %d steps in %.1f s on %s (%s)%s",
                 job_id,
                 outcome.width,
                 outcome.height,
                 outcome.steps,
                 outcome.elapsed_s,
                 outcome.device,
+                outcome.precision,
                 "" if ok else " (but it was no longer ours; result dropped)",
             )
         elif outcome.kind == "failed":

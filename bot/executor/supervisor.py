@@ -23,13 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from bot.executor.settings import SECRET_ENV
 from bot.executor.stale import requeue_stale
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 # Settings a child executor needs; passed through the environment rather than argv so that a
-# database password never shows up in `ps`. The Discord token is deliberately not among them.
+# database password never shows up in `ps`. The Discord token is deliberately not among them
+# (and the child builds its settings with `executor_settings`, which skips it in `.env` too).
 CHILD_SETTINGS = (
     "database_url",
     "data_dir",
@@ -47,15 +49,14 @@ CHILD_SETTINGS = (
     "log_level",
     "executor_finish_grace_s",
 )
-SECRET_ENV = ("DISCORD_TOKEN",)
 PARENT_PID_ENV = "NST_EXECUTOR_PARENT_PID"
 
 
 def child_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment for an executor child: `base` plus the settings it needs, minus secrets."""
     env = dict(os.environ if base is None else base)
-    for name in SECRET_ENV:
-        env.pop(name, None)
+    for name in [n for n in env if n.upper() in SECRET_ENV]:
+        del env[name]
     for name in CHILD_SETTINGS:
         value = getattr(settings, name, None)
         if value is not None:

@@ -30,11 +30,20 @@ Bot side
     await store.queue_info(job_id) -> QueueInfo | None
         position (1-based, estimated under round-robin claiming), total, running, ETA from
         the mean of the last 20 measured jobs (None until one has run); a few indexed queries
-    await store.request_cancel(job_id, user_id, *, admin=False) -> Job
+    await store.request_cancel(job_id, viewer: Viewer | int, *, admin=False) -> Job
         queued → cancelled at once; running → flagged, the executor stops it within ~1 s.
-        raises CancelRefused(code, message); codes: not_found, not_owner, already_finished
-    await store.history(user_id, viewer_id, limit=10, offset=0) -> list[Job]
-        newest first; private jobs are hidden unless viewer_id == user_id
+        Owner, or `admin` acting from the job's own guild. raises CancelRefused(code,
+        message); codes: not_found (also: a job the viewer may not see), not_owner,
+        already_finished
+    await store.history(user_id, viewer: Viewer, limit=10, offset=0) -> list[Job]
+        newest first; only the jobs `viewer` may see (`bot.store.visibility`)
+
+Who may see a job (bot.store.visibility, the one policy)
+    Viewer(user_id, guild_id=None)     # guild_id: where the viewer is now; None in a DM
+    can_see(job, viewer) / can_rerun(job, viewer) -> bool
+        owner anywhere; a public guild job also by viewers in that guild, from there only
+    visible_to(viewer) -> SQL condition on jobs (same rule, for list queries)
+    unseen_message(job_id) -> str      # the answer for unseen and missing jobs alike
     await store.active_jobs(owner_id: int | None = None) -> list[Job]   # queued + running
     await store.updated_since(since: datetime, limit=200) -> list[Job]  # for progress edits
         `updated_at > since`, oldest change first. Timestamps come from one clock (on
@@ -87,9 +96,14 @@ longer this worker's — e.g. it was requeued as stale — so a zombie can't ove
         a stale job whose cancel was requested becomes cancelled
     await store.unregister_worker(worker_id) -> None
 
-Retention and privacy
+Retention and privacy (both in batches: each write transaction holds the lock ~40 ms)
     await store.purge(older_than_days: float, *, now=None) -> PurgeResult
+        jobs finished before the cutoff, then images no job uses (older than 1 h)
     await store.forget_user(user_id) -> PurgeResult
+        every job owned by the user or using an input that came from them
+        (Job.content_source_id / Job.style_source_ids; ImageBlob.source_user_id at submit),
+        the images and results of those jobs unless a remaining job uses them, settings
+    PurgeResult(jobs, images, batches, longest_hold_s, total_hold_s)
 """
 
 from __future__ import annotations
@@ -120,6 +134,7 @@ from bot.store.types import (
     UserSettings,
     WorkerInfo,
 )
+from bot.store.visibility import Viewer, can_rerun, can_see, unseen_message
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -144,8 +159,12 @@ __all__ = [
     "StoreError",
     "StoredImage",
     "UserSettings",
+    "Viewer",
     "WorkerInfo",
+    "can_rerun",
+    "can_see",
     "migrate",
+    "unseen_message",
 ]
 
 # Requests from the other helpers go below this line as `# REQUEST(<who>): ...` comments.

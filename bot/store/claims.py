@@ -11,12 +11,17 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.store.db import Database
+from bot.store.db import JOB_COLUMNS, Database
 from bot.store.models import Image, JobRow, WorkerRow
 from bot.store.types import ClaimedJob, JobStatus, StoredImage
+
+# The job's columns as an executor sees them: the interaction token always reads as NULL.
+CLAIM_COLUMNS = tuple(
+    null().label(c.name) if c.name == "interaction_token" else c for c in JOB_COLUMNS
+)
 
 RESET_PROGRESS: dict[str, Any] = {
     "progress_scale": 0,
@@ -130,8 +135,10 @@ class ClaimsMixin(Database):
             if job_id is None:
                 return None
             await self._upsert_worker(conn, worker_id, job_id)
-            job = await self._load_job(conn, job_id)
-            assert job is not None
+            # Executors never need the interaction token (the bot delivers): it is not even
+            # read from the database, so it can't sit in an executor's memory or logs.
+            jobs = await self._load_jobs(conn, select(*CLAIM_COLUMNS).where(JobRow.id == job_id))
+            job = jobs[0]
             shas = [job.content_sha, *(sha for sha, _ in job.styles)]
             rows = await conn.execute(
                 select(Image.sha, Image.data, Image.fmt, Image.width, Image.height).where(
@@ -289,8 +296,12 @@ class ClaimsMixin(Database):
         elapsed_s: float,
         *,
         notes: Sequence[str] = (),
+        precision: str | None = None,
     ) -> bool:
-        """Store the result PNG and mark the job succeeded."""
+        """Store the result PNG and mark the job succeeded.
+
+        `precision` is what the engine's VGG passes ran in ("bf16" or "fp32"), kept with the job.
+        """
         return await self._finish(
             job_id,
             worker_id,
@@ -298,6 +309,7 @@ class ClaimsMixin(Database):
                 "status": JobStatus.SUCCEEDED.value,
                 "elapsed_s": float(elapsed_s),
                 "notes": "\n".join(notes) or None,
+                "precision": precision,
             },
             result=(result_png, width, height),
         )

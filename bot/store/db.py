@@ -88,15 +88,14 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
 
 def image_referenced() -> Any:
-    """SQL condition: some job still uses the image (as content, style, result or preview)."""
+    """SQL condition: some job still uses the image (as content, style, result or preview).
+
+    One EXISTS per column, so each is a look-up in that column's index (an OR inside one
+    EXISTS may make the planner scan every job for every image)."""
     return or_(
-        exists().where(
-            or_(
-                JobRow.content_sha == Image.sha,
-                JobRow.result_sha == Image.sha,
-                JobRow.preview_sha == Image.sha,
-            )
-        ),
+        exists().where(JobRow.content_sha == Image.sha),
+        exists().where(JobRow.result_sha == Image.sha),
+        exists().where(JobRow.preview_sha == Image.sha),
         exists().where(JobStyle.image_sha == Image.sha),
     )
 
@@ -200,33 +199,50 @@ class Database:
             return []
         ids = [r["id"] for r in rows]
         styles: dict[int, list[tuple[str, float]]] = {i: [] for i in ids}
+        sources: dict[int, list[int | None]] = {i: [] for i in ids}
         style_rows = await conn.execute(
-            select(JobStyle.job_id, JobStyle.image_sha, JobStyle.weight)
+            select(JobStyle.job_id, JobStyle.image_sha, JobStyle.weight, JobStyle.source_user_id)
             .where(JobStyle.job_id.in_(ids))
             .order_by(JobStyle.job_id, JobStyle.position)
         )
-        for job_id, sha, weight in style_rows:
+        for job_id, sha, weight, source in style_rows:
             styles[job_id].append((sha, weight))
-        return [row_to_job(r, styles[r["id"]]) for r in rows]
+            sources[job_id].append(source)
+        return [row_to_job(r, styles[r["id"]], sources[r["id"]]) for r in rows]
 
     async def _load_job(self, conn: AsyncConnection, job_id: int) -> Job | None:
         jobs = await self._load_jobs(conn, select(*JOB_COLUMNS).where(JobRow.id == job_id))
         return jobs[0] if jobs else None
 
     async def _insert_styles(
-        self, conn: AsyncConnection, job_id: int, styles: Sequence[tuple[str, float]]
+        self,
+        conn: AsyncConnection,
+        job_id: int,
+        styles: Sequence[tuple[str, float]],
+        sources: Sequence[int | None],
     ) -> None:
+        """Insert a job's style rows; `sources[i]` is whose image style i is."""
         await conn.execute(
             insert(JobStyle),
             [
-                {"job_id": job_id, "position": i, "image_sha": sha, "weight": float(w)}
-                for i, (sha, w) in enumerate(styles)
+                {
+                    "job_id": job_id,
+                    "position": i,
+                    "image_sha": sha,
+                    "weight": float(w),
+                    "source_user_id": source,
+                }
+                for i, ((sha, w), source) in enumerate(zip(styles, sources, strict=True))
             ],
         )
 
 
-def row_to_job(r: Any, styles: Sequence[tuple[str, float]]) -> Job:
-    """Build the public `Job` value from a row mapping of `jobs`."""
+def row_to_job(
+    r: Any, styles: Sequence[tuple[str, float]], style_sources: Sequence[int | None]
+) -> Job:
+    """Build the public `Job` value from a row mapping of `jobs` and its style rows; a NULL
+    source (rows from before sources were recorded) means the owner."""
+    owner = r["owner_id"]
     interaction = None
     if r["application_id"] is not None:
         interaction = InteractionRef(
@@ -237,7 +253,7 @@ def row_to_job(r: Any, styles: Sequence[tuple[str, float]]) -> Job:
         )
     return Job(
         id=r["id"],
-        owner_id=r["owner_id"],
+        owner_id=owner,
         guild_id=r["guild_id"],
         channel_id=r["channel_id"],
         status=JobStatus(r["status"]),
@@ -282,4 +298,7 @@ def row_to_job(r: Any, styles: Sequence[tuple[str, float]]) -> Job:
         delivered_via=r["delivered_via"],
         elapsed_s=r["elapsed_s"],
         notes=r["notes"],
+        content_source_id=owner if r["content_source_id"] is None else r["content_source_id"],
+        style_source_ids=tuple(owner if s is None else s for s in style_sources),
+        precision=r["precision"],
     )

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import insert, select, text, update
 
-from bot.store.db import JOB_COLUMNS, Database, row_to_job
-from bot.store.models import GuildSettingsRow, Image, JobRow
+from bot.store.admission import AdmissionMixin
+from bot.store.db import JOB_COLUMNS, row_to_job
+from bot.store.models import Image, JobRow
 from bot.store.types import (
     INTERACTION_TOKEN_TTL_S,
     MAX_STRENGTH,
@@ -25,6 +26,7 @@ from bot.store.types import (
     QueueRefused,
     StoredImage,
 )
+from bot.store.visibility import Viewer, can_see, unseen_message
 
 INITS = ("content", "noise", "style")
 
@@ -51,12 +53,7 @@ def _validate(params: JobParams, styles: Sequence[tuple[ImageBlob, float]]) -> N
             raise bad(f"Style weights must be positive (got {weight}).")
 
 
-class JobsMixin(Database):
-    per_user_queue_limit: int
-    global_queue_limit: int
-    cooldown_s: float
-    max_size: int | None
-
+class JobsMixin(AdmissionMixin):
     async def put_image(self, data: bytes, fmt: str, width: int, height: int) -> str:
         """Store an image once by SHA-256 and return the hex digest."""
         async with self.write() as conn:
@@ -91,64 +88,9 @@ class JobsMixin(Database):
             if not self.is_sqlite:
                 # Serialise one user's submissions so two at once can't both pass the cap.
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": owner_id})
-            user_limit = self.per_user_queue_limit
-            max_size = self.max_size
-            if guild_id is not None:
-                guild = (
-                    await conn.execute(
-                        select(GuildSettingsRow).where(GuildSettingsRow.guild_id == guild_id)
-                    )
-                ).first()
-                if guild is not None:
-                    allowed = [int(c) for c in guild.allowed_channel_ids.split(",") if c]
-                    if allowed and channel_id not in allowed:
-                        where = ", ".join(f"<#{c}>" for c in allowed)
-                        raise QueueRefused(
-                            "channel_not_allowed",
-                            f"Style transfer is not enabled in this channel; use {where}.",
-                        )
-                    if guild.per_user_queue_limit is not None:
-                        user_limit = guild.per_user_queue_limit
-                    if guild.max_size is not None:
-                        max_size = min(max_size or guild.max_size, guild.max_size)
-            if max_size is not None and params.size > max_size:
-                raise QueueRefused(
-                    "too_large",
-                    f"The largest output allowed here is {max_size} px (you asked for "
-                    f"{params.size} px).",
-                )
-            active = [JobStatus.QUEUED.value, JobStatus.RUNNING.value]
-            mine, queued = (
-                await conn.execute(
-                    select(
-                        func.count().filter(JobRow.owner_id == owner_id, JobRow.status.in_(active)),
-                        func.count().filter(JobRow.status == JobStatus.QUEUED.value),
-                    ).where(JobRow.status.in_(active))
-                )
-            ).one()
-            if mine >= user_limit:
-                raise QueueRefused(
-                    "user_limit",
-                    f"You already have {mine} job(s) waiting or running (the limit is "
-                    f"{user_limit}). Wait for one to finish or cancel one.",
-                )
-            if self.cooldown_s > 0:
-                last = await conn.scalar(
-                    select(func.max(JobRow.created_at)).where(JobRow.owner_id == owner_id)
-                )
-                if (
-                    last is not None
-                    and (wait := (last - now).total_seconds() + self.cooldown_s) > 0
-                ):
-                    raise QueueRefused(
-                        "cooldown", f"Please wait {wait:.0f} s before starting another job."
-                    )
-            if queued >= self.global_queue_limit:
-                raise QueueRefused(
-                    "queue_full",
-                    f"The queue is full ({queued} jobs waiting). Please try again in a few "
-                    "minutes.",
-                )
+            # The same rules the bot checked with `admit` before downloading anything; again
+            # here, inside the write transaction, so a race between two submissions can't pass.
+            await self._admit(conn, owner_id, guild_id, channel_id, params.size)
             if params.parent_job_id is not None:
                 parent = await conn.scalar(
                     select(JobRow.id).where(JobRow.id == params.parent_job_id)
@@ -170,6 +112,7 @@ class JobsMixin(Database):
                 "channel_id": channel_id,
                 "status": JobStatus.QUEUED.value,
                 "content_sha": content_sha,
+                "content_source_id": content.source_user_id or owner_id,
                 "size": params.size,
                 "preset": params.preset,
                 "style_strength": params.style_strength,
@@ -197,8 +140,9 @@ class JobsMixin(Database):
                 .mappings()
                 .one()
             )
-            await self._insert_styles(conn, row["id"], style_refs)
-        return row_to_job(row, style_refs)
+            style_sources = [s.source_user_id or owner_id for s, _ in styles]
+            await self._insert_styles(conn, row["id"], style_refs, style_sources)
+        return row_to_job(row, style_refs, style_sources)
 
     async def get_job(self, job_id: int) -> Job | None:
         """The job, or None if it never existed or was purged."""
@@ -214,23 +158,34 @@ class JobsMixin(Database):
                 .values(response_message_id=message_id, updated_at=self.clock())
             )
 
-    async def request_cancel(self, job_id: int, user_id: int, *, admin: bool = False) -> Job:
-        """Cancel a queued job at once, or flag a running one for its executor to stop."""
+    async def request_cancel(
+        self, job_id: int, viewer: Viewer | int, *, admin: bool = False
+    ) -> Job:
+        """Cancel a queued job at once, or flag a running one for its executor to stop.
+
+        Allowed to the owner, and (`admin`: Manage Server where the viewer is now) to admins
+        of the guild the job was made in, never of another guild. A job the viewer may not
+        see is refused exactly like one that does not exist.
+        """
+        if isinstance(viewer, int):  # operators and tests: a user outside any guild
+            viewer = Viewer(viewer)
         async with self.write() as conn:
             now = self.clock()
-            row = (
-                await conn.execute(
-                    select(JobRow.owner_id, JobRow.status).where(JobRow.id == job_id)
-                )
-            ).first()
-            if row is None:
-                raise CancelRefused("not_found", f"There is no job #{job_id}.")
-            if row.owner_id != user_id and not admin:
+            job = await self._load_job(conn, job_id)
+            # Admin rights count only in the job's own guild (a DM job has no moderators).
+            moderates = (
+                admin
+                and job is not None
+                and job.guild_id is not None
+                and job.guild_id == viewer.guild_id
+            )
+            if job is None or not (moderates or can_see(job, viewer)):
+                raise CancelRefused("not_found", unseen_message(job_id))
+            if job.owner_id != viewer.user_id and not moderates:
                 raise CancelRefused("not_owner", f"Job #{job_id} is not yours to cancel.")
-            status = JobStatus(row.status)
-            if status.finished:
-                raise CancelRefused("already_finished", f"Job #{job_id} has already {status}.")
-            if status is JobStatus.QUEUED:
+            if job.status.finished:
+                raise CancelRefused("already_finished", f"Job #{job_id} has already {job.status}.")
+            if job.status is JobStatus.QUEUED:
                 values = {"status": JobStatus.CANCELLED.value, "finished_at": now}
             else:
                 values = {}

@@ -66,6 +66,10 @@ class Image(Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
 
+    # The orphan sweep walks images by age in batches from this index alone (covering: the
+    # rows themselves, mostly image bytes, are never read).
+    __table_args__ = (Index("ix_images_created_sha", "created_at", "sha"),)
+
 
 class JobRow(Base):
     __tablename__ = "jobs"
@@ -78,6 +82,9 @@ class JobRow(Base):
 
     # Parameters
     content_sha: Mapped[str] = mapped_column(String(64), ForeignKey("images.sha"))
+    # Whose photo the content is (the uploader, or the author of the message the "Stylize"
+    # menu was used on); NULL = the owner. `forget_user` follows it.
+    content_source_id: Mapped[int | None]
     size: Mapped[int] = mapped_column(Integer)
     preset: Mapped[str] = mapped_column(String(16))
     style_strength: Mapped[float] = mapped_column(Float)
@@ -114,6 +121,7 @@ class JobRow(Base):
     result_sha: Mapped[str | None] = mapped_column(String(64), ForeignKey("images.sha"))
     elapsed_s: Mapped[float | None] = mapped_column(Float)
     notes: Mapped[str | None] = mapped_column(Text)
+    precision: Mapped[str | None] = mapped_column(String(8))  # "bf16" or "fp32"
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
 
@@ -134,6 +142,13 @@ class JobRow(Base):
         Index("ix_jobs_updated_at", "updated_at"),
         Index("ix_jobs_finished_at", "finished_at"),
         Index("ix_jobs_guild_id", "guild_id"),
+        # Image references: "is this image still used?" and foreign-key checks on image and
+        # job deletes are index look-ups instead of scans of every job.
+        Index("ix_jobs_content_sha", "content_sha"),
+        Index("ix_jobs_result_sha", "result_sha"),
+        Index("ix_jobs_preview_sha", "preview_sha"),
+        Index("ix_jobs_parent_job_id", "parent_job_id"),
+        Index("ix_jobs_content_source_id", "content_source_id"),
     )
 
 
@@ -148,6 +163,7 @@ class JobStyle(Base):
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     image_sha: Mapped[str] = mapped_column(String(64), ForeignKey("images.sha"), index=True)
     weight: Mapped[float] = mapped_column(Float)
+    source_user_id: Mapped[int | None] = mapped_column(index=True)  # NULL = the job's owner
 
 
 class UserSettingsRow(Base):

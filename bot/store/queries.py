@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from bot.store.db import JOB_COLUMNS, Database
 from bot.store.models import JobRow, WorkerRow
 from bot.store.types import Job, JobStatus, QueueInfo, Stats, WorkerInfo
+from bot.store.visibility import Viewer, visible_to
 
 RECENT_JOBS_FOR_ETA = 20
 
@@ -99,12 +100,10 @@ class QueriesMixin(Database):
         return QueueInfo(status, position, total, running, eta)
 
     async def history(
-        self, user_id: int, viewer_id: int, limit: int = 10, offset: int = 0
+        self, user_id: int, viewer: Viewer, limit: int = 10, offset: int = 0
     ) -> list[Job]:
-        """A user's jobs, newest first; private ones only when the viewer is that user."""
-        stmt = select(*JOB_COLUMNS).where(JobRow.owner_id == user_id)
-        if viewer_id != user_id:
-            stmt = stmt.where(JobRow.private.is_(False))
+        """A user's jobs that `viewer` may see (`bot.store.visibility`), newest first."""
+        stmt = select(*JOB_COLUMNS).where(JobRow.owner_id == user_id, visible_to(viewer))
         stmt = stmt.order_by(JobRow.created_at.desc(), JobRow.id.desc()).limit(limit).offset(offset)
         async with self.read() as conn:
             return await self._load_jobs(conn, stmt)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from bot.store.admission import AdmissionMixin
 from bot.store.db import create_engine
 from bot.store.delivery import DeliveryMixin
 from bot.store.jobs import JobsMixin
@@ -22,7 +23,15 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 
-class Store(JobsMixin, QueriesMixin, RecoveryMixin, RetentionMixin, DeliveryMixin, PrefsMixin):
+class Store(
+    JobsMixin,
+    AdmissionMixin,
+    QueriesMixin,
+    RecoveryMixin,
+    RetentionMixin,
+    DeliveryMixin,
+    PrefsMixin,
+):
     """Async job store over SQLite or PostgreSQL. Create with `await Store.open(url)`."""
 
     def __init__(
@@ -31,12 +40,14 @@ class Store(JobsMixin, QueriesMixin, RecoveryMixin, RetentionMixin, DeliveryMixi
         *,
         per_user_queue_limit: int = 3,
         global_queue_limit: int = 500,
+        guild_queue_limit: int | None = None,
         cooldown_s: float = 0.0,
         max_size: int | None = None,
     ) -> None:
         super().__init__(engine)
         self.per_user_queue_limit = per_user_queue_limit
         self.global_queue_limit = global_queue_limit
+        self.guild_queue_limit = guild_queue_limit
         self.cooldown_s = cooldown_s
         self.max_size = max_size
 
@@ -47,15 +58,18 @@ class Store(JobsMixin, QueriesMixin, RecoveryMixin, RetentionMixin, DeliveryMixi
         *,
         per_user_queue_limit: int = 3,
         global_queue_limit: int = 500,
+        guild_queue_limit: int | None = None,
         cooldown_s: float = 0.0,
         max_size: int | None = None,
         echo: bool = False,
     ) -> Store:
-        """Connect (the schema must exist: run `migrate(url)` first)."""
+        """Connect (the schema must exist: run `migrate(url)` first). `guild_queue_limit`:
+        queued + running jobs one guild may have (None: no per-guild share)."""
         store = cls(
             create_engine(url, echo=echo),
             per_user_queue_limit=per_user_queue_limit,
             global_queue_limit=global_queue_limit,
+            guild_queue_limit=guild_queue_limit,
             cooldown_s=cooldown_s,
             max_size=max_size,
         )
@@ -70,6 +84,7 @@ class Store(JobsMixin, QueriesMixin, RecoveryMixin, RetentionMixin, DeliveryMixi
             url or settings.database_url,
             per_user_queue_limit=settings.per_user_queue_limit,
             global_queue_limit=settings.global_queue_limit,
+            guild_queue_limit=settings.guild_queue_limit,
             cooldown_s=settings.cooldown_s,
             max_size=settings.max_size,
         )

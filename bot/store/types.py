@@ -44,8 +44,8 @@ class StoreError(Exception):
 
 
 class QueueRefused(StoreError):
-    """`submit` said no. Codes: `user_limit`, `queue_full`, `cooldown`, `bad_params`,
-    `too_large`, `channel_not_allowed`, `parent_not_found`."""
+    """`submit` (or `admit`) said no. Codes: `user_limit`, `guild_full`, `queue_full`,
+    `cooldown`, `bad_params`, `too_large`, `channel_not_allowed`, `parent_not_found`."""
 
 
 class CancelRefused(StoreError):
@@ -60,6 +60,9 @@ class ImageBlob:
     fmt: str  # "png", "jpeg", ... (lower case)
     width: int
     height: int
+    # The user the image came from (the uploader, or the author of the message the "Stylize"
+    # menu was used on); None = the submitter. `forget_user` follows it.
+    source_user_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +158,9 @@ class Job:
     delivered_via: str | None
     elapsed_s: float | None  # engine time of a succeeded job
     notes: str | None  # engine notes, e.g. "out of memory at 1024 px; retried at 724 px"
+    content_source_id: int  # whose photo the content is (the owner unless stated)
+    style_source_ids: tuple[int, ...]  # whose each style image is, in the order of `styles`
+    precision: str | None  # "bf16" or "fp32": what the engine ran (set at complete)
 
     @property
     def finished(self) -> bool:
@@ -243,5 +249,11 @@ class StaleAction:
 
 @dataclass(frozen=True, slots=True)
 class PurgeResult:
+    """What `purge` / `forget_user` deleted, and how: write transactions used and the longest
+    one's lock hold (from BEGIN IMMEDIATE to the end of COMMIT on SQLite)."""
+
     jobs: int
     images: int
+    batches: int = 0
+    longest_hold_s: float = 0.0
+    total_hold_s: float = 0.0  # what one big transaction would have held the lock for

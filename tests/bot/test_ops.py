@@ -99,5 +99,6 @@ def test_migrate_command_up_and_down(tmp_path: Path) -> None:
     assert (tmp_path / "m" / "mig.db").exists()
     listing = nst_bot(db, "jobs")
     assert listing.returncode == 0 and listing.stdout.startswith("    ID")
-    assert nst_bot(db, "migrate", "base").returncode == 0
+    assert nst_bot(db, "migrate", "base").returncode == 2  # drops every table: needs --yes
+    assert nst_bot(db, "migrate", "base", "--yes").returncode == 0
     assert nst_bot(db, "migrate", "head").returncode == 0

@@ -68,3 +68,73 @@ def test_run_without_token_explains_how_to_get_one(tmp_path):
     assert proc.returncode != 0
     assert "DISCORD_TOKEN is not set" in proc.stderr
     assert "applications.commands" in proc.stderr
+
+
+CONTRADICTIONS = {
+    "size": ({"default_size": 2048, "max_size": 1024}, "DEFAULT_SIZE (2048)", "MAX_SIZE (1024)"),
+    "guild_share": (
+        {"guild_queue_limit": 600, "global_queue_limit": 500},
+        "GUILD_QUEUE_LIMIT (600)",
+        "GLOBAL_QUEUE_LIMIT (500)",
+    ),
+    "user_over_guild": (
+        {"per_user_queue_limit": 20, "guild_queue_limit": 10},
+        "PER_USER_QUEUE_LIMIT (20)",
+        "GUILD_QUEUE_LIMIT (10)",
+    ),
+    "stale": (
+        {"stale_after_s": 3, "heartbeat_interval_s": 3},
+        "STALE_AFTER_S (3)",
+        "HEARTBEAT_INTERVAL_S (3)",
+    ),
+    "grace": (
+        {"executor_finish_grace_s": 10, "executor_grace_s": 10},
+        "EXECUTOR_FINISH_GRACE_S (10)",
+        "EXECUTOR_GRACE_S (10)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONTRADICTIONS))
+def test_contradicting_settings_are_refused_naming_both(case):
+    values, first, second = CONTRADICTIONS[case]
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, discord_token="tok-SECRET-9", **values)
+    text = str(refused.value)
+    assert first in text and second in text, text
+    assert "tok-SECRET" not in text  # the other values are not quoted
+
+
+def test_settings_that_agree_are_accepted():
+    s = Settings(
+        _env_file=None, default_size=1024, max_size=1024, per_user_queue_limit=5,
+        guild_queue_limit=5, global_queue_limit=5, stale_after_s=3.5, heartbeat_interval_s=3,
+    )  # fmt: skip
+    assert (s.default_size, s.guild_queue_limit) == (1024, 5)
+
+
+def test_run_with_contradicting_settings_stops_naming_both(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).parents[2]),
+        "DISCORD_TOKEN": "tok-SECRET-42",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'nst.db'}",
+        "GUILD_QUEUE_LIMIT": "900",
+        "GLOBAL_QUEUE_LIMIT": "500",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "GUILD_QUEUE_LIMIT (900) is larger than GLOBAL_QUEUE_LIMIT (500)" in proc.stderr
+    assert "tok-SECRET" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "nst.db").exists()  # stopped before touching anything

@@ -34,7 +34,8 @@ Bots should pass `guild_ready_timeout=0.05` (or each start waits 2 s for guilds)
 The fake's clock is real: nothing here sleeps except where a knob asks for it.
 
 FakeDiscord(*, token="fake-bot-token", port=0, token_ttl_s=900, ack_deadline_s=3.0,
-             attachment_size_limit=10 MiB, heartbeat_interval_ms=41250)
+             attachment_size_limit=10 MiB, heartbeat_interval_ms=41250, shard_count=1,
+             max_concurrency=1, nonce_window_s=300)
     async context manager (or `await start()` / `await stop()`).
     .base_url        REST base ending in /api/v10 (for Route.BASE / DISCORD_API_BASE)
     .gateway_url     ws://127.0.0.1:PORT/gateway (for DEFAULT_GATEWAY / DISCORD_GATEWAY_URL)
@@ -47,10 +48,13 @@ FakeDiscord(*, token="fake-bot-token", port=0, token_ttl_s=900, ack_deadline_s=3
 World:
     .add_user(name, admin=False) -> user payload (admin → Manage Server in permissions)
     .user(name | id | payload | None) -> user payload (creates by name; None → alice)
-    .add_channel(name, guild_id=None) -> channel id;  .add_guild(name) -> guild id
+    .add_channel(name, guild_id=None) -> channel id
+    .add_guild(name, shard=None) -> guild id (`shard=k`: an id on shard k of shard_count)
+    .shard_of(guild_id, num_shards=shard_count) -> (guild_id >> 22) % num_shards; None (DM) → 0
     .dm_channel(user) -> DM channel id
     .add_attachment(data, filename, content_type=None, declared_size=None, *, delay_s=0,
-                    chunk_delay_s=0, fail_status=None, send_length=True) -> attachment payload
+                    chunk_delay_s=0, fail_status=None, send_length=True, url=None)
+        -> attachment payload (`url` overrides the announced url/proxy_url)
         served at /cdn/attachments/{id}/{filename}; `content_type` and `declared_size` may lie
         (test refusal-before-download: assert no CDN call with `call.is_cdn`).
     .post_user_message(content, attachments=[...], user=, channel=) -> StoredMessage
@@ -67,7 +71,11 @@ returns the interaction id as str):
     .click(message, custom_id, user=, values=None)   button/select on a stored message
         (ValueError if the message has no such enabled component)
     .submit_modal(opened_by_interaction_id, {custom_id: value}, user=)
-    .autocomplete(name, {option: typed}, focused="option", user=)  → interaction(iid).choices
+    .press(custom_id, user=, channel=, guild=, dm=False)   a crafted button press: a bot message
+        with only that button is stored where the user is, then clicked (buttons must check
+        who acts, not who was shown them)
+    .autocomplete(name, {option: typed}, focused="option", user=, channel=, guild=, dm=False)
+        → interaction(iid).choices
 
 Reading results:
     .calls: list[RecordedCall(method, path, json, files, headers, time, query, route, status,
@@ -82,7 +90,17 @@ Reading results:
     .original(iid), .followups(iid), .interaction(iid) -> FakeInteraction (acked_type,
             acked_after_s, modal, choices), .channel_messages(cid=None), .dm_messages(user)
     .commands {name: cmd}, .guild_commands {gid: {name: cmd}}
-    .gateway.log [GatewayEvent], .gateway.identifies, .gateway.resumes
+    .gateway.log [GatewayEvent(direction, op, t, d, time, session, shard)],
+            .gateway.identifies, .gateway.resumes, .gateway.sessions {id: Session(shard, ws)},
+            .gateway.route(guild_id) / .shard_session(k) -> the session that gets it
+    .result_messages(marker_regex, has_files=False, include_deleted=True) -> [Delivery]
+        every bot message (channel posts, DMs, interaction originals and followups), oldest
+        first, any version of which carries the marker (re.search) in content, embeds or
+        attachment filenames/descriptions; one Delivery per message however often edited
+        (a re-edit of the same original counts once): .message (StoredMessage: .versions,
+        .history, .nonce, .created_at), .where ("channel"|"dm"|"original"|"followup"),
+        .interaction_id, .matched (indexes into .message.versions), .deleted, .edits.
+        `has_files=True`: only versions carrying attachments count (result posts).
 
 Waiting (event driven; raise FakeDiscordError on timeout, listing recent calls):
     await .wait_for(predicate(call), timeout=5, since=0) -> RecordedCall
@@ -107,10 +125,59 @@ Realism knobs:
     .close_dms(user)                  403 code 50007 on DMing them
     attachment_size_limit             sent in every interaction; a larger upload → 413, 40005
     Message bodies are checked against Discord's limits (content 2000, embeds, custom_id 100,
-    ≤5 rows of ≤5 buttons) → 400 code 50035; empty messages → 400 code 50006. Never 5xx.
-    .disconnect(code=4000)   drop the websocket (discord.py RESUMEs; missed events replay)
-    .reconnect()             op 7;  .gateway.invalidate() forces a fresh IDENTIFY (discord.py
+    ≤5 rows of ≤5 buttons) → 400 code 50035; empty messages → 400 code 50006. Never 5xx
+    (unless `.chaos` asks for it, below).
+    .disconnect(code=4000, shard=None)   drop the websocket (that shard's; discord.py
+        RESUMEs; missed events replay)
+    .reconnect(shard=None)   op 7;  .gateway.invalidate() forces a fresh IDENTIFY (discord.py
         waits 5 s before a non-initial IDENTIFY unless `before_identify_hook` is overridden)
+
+Nonces (POST /channels/{id}/messages, guild channels and DMs alike):
+    `nonce` is an int or a string of ≤ 25 characters (else 400, code 50035) and is stored on
+    the message (payload["nonce"], StoredMessage.nonce). With `enforce_nonce: true`, a second
+    create in the same channel by the same author with the same nonce (int 5 == "5") within
+    `fake.nonce_window_s` (300 s) answers 200 with the FIRST message and creates nothing
+    (call.note "nonce ...: duplicate of message ID"); if that message was deleted: 404, 10008.
+    Without enforce_nonce nothing is deduplicated; webhooks/followups take no nonce.
+    discord.py 2.7's `Messageable.send(..., nonce=N)` (channel.send, user.send,
+    PartialMessageable.send) always sends `nonce=str(N)` with `enforce_nonce: true`, and a
+    random 64-bit nonce when none is given: a bot only passes a deterministic nonce.
+    Dedup state: fake.store.nonces {(channel_id, author_id, str(nonce)): (message_id, t)}.
+
+Sharding (FakeDiscord(shard_count=N)):
+    GET /gateway/bot answers `shards: N`, the gateway url and session_start_limit (with
+    `max_concurrency`). Each IDENTIFY with `shard: [k, n]` is its own session: READY carries
+    the shard, GUILD_CREATE comes only for guilds with shard_of(gid, n) == k, and a dispatch
+    for a guild (INTERACTION_CREATE, add_guild's GUILD_CREATE) goes to the newest session
+    covering its shard; DMs go to shard 0; an unsharded session covers every guild (so with
+    nobody sharding, everything goes to the newest session, as before). An invalid shard
+    closes with 4010. A restarted shard re-IDENTIFYs and takes over its guilds.
+    `fake.interaction(iid).session_id / .shard` say which session got an interaction.
+    `await fake.wait_ready(shard=None)`: with shard_count > 1, until every shard (or `shard`)
+    has a connected session. Several clients in one process work: `discord.Client(
+    shard_id=k, shard_count=N)` per shard, or `AutoShardedClient()` (asks /gateway/bot) /
+    `AutoShardedClient(shard_ids=[k], shard_count=N)`; override `before_identify_hook`.
+
+Chaos (opt-in 5xx and resets, for exactly-once delivery tests):
+    .chaos(rate=0.1, kinds=("429", "500", "reset"), *, seed=None, paths=None, methods=None,
+           after=False, retry_after=0.05, is_global=False, cloudflare=False, limit=None)
+        -> Chaos (.faults [(ChaosFault(kind, after), call)], .counts()); .chaos(None) = off.
+        A share `rate` of matching REST calls (paths: regex, full match; default every route
+        but login, /gateway(/bot) and command sync; methods: e.g. ["POST"]) gets a fault:
+        "429" with retry_after + X-RateLimit-* + Via (discord.py sleeps and retries;
+        is_global → global 429; cloudflare=True → no Via: discord.py raises HTTPException
+        429 at once; retry_after above the client's max_ratelimit_timeout, which discord.py
+        raises to at least 30 s → discord.RateLimited at once), a 5xx like "500" with a
+        JSON body (discord.py retries 500/502/504 after 1, 3, 5, 7 s and raises
+        DiscordServerError after 5 tries; "503" raises at once), or
+        "reset": TCP RST without an answer (aiohttp.ClientOSError, errno ECONNRESET: an
+        OSError, not a discord.HTTPException, and not retried by discord.py on Linux).
+        after=True: 5xx and resets strike after the handler ran, so the message is created
+        or edited although the bot sees an error. Injected faults are noted on the call
+        (`call.note` "chaos 500", "chaos reset after handling (the handler answered 200)");
+        a reset records status 0 and, after handling, the response the bot never got.
+        Explicit `inject`s and rate limits are checked first. Control endpoint: POST
+        /_fake/chaos {same keywords}; GET /_fake/results?marker=RX[&has_files=1].
 
 Harness (tests/fakediscord/harness.py):
     redirect_discord_py(fake)   sets/restores discord.http.Route.BASE and
@@ -125,11 +192,15 @@ Harness (tests/fakediscord/harness.py):
 from __future__ import annotations
 
 from .events import FakeInteraction
+from .faults import Chaos, ChaosFault
 from .harness import redirect_discord_py, run_bot
-from .records import GatewayEvent, RecordedCall, RecordedFile, StoredMessage
+from .records import Delivery, GatewayEvent, RecordedCall, RecordedFile, StoredMessage
 from .server import FakeDiscord, FakeDiscordError
 
 __all__ = [
+    "Chaos",
+    "ChaosFault",
+    "Delivery",
     "FakeDiscord",
     "FakeDiscordError",
     "FakeInteraction",

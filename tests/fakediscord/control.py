@@ -82,6 +82,28 @@ def add_control_routes(app: web.Application, fake: FakeDiscord) -> None:
         await fake.disconnect()
         return _json({"ok": True})
 
+    async def chaos(request: web.Request) -> web.Response:
+        body = await request.json()  # {"rate": 0.1, "kinds": [...], "seed": 1, ...}; rate null: off
+        try:
+            knob = fake.chaos(**body)
+        except (TypeError, ValueError) as err:
+            return _json({"error": str(err)}, 400)
+        return _json({"on": knob is not None})
+
+    async def results(request: web.Request) -> web.Response:
+        found = fake.result_messages(
+            request.query["marker"], has_files=request.query.get("has_files") == "1"
+        )
+        return _json(
+            [
+                {"id": d.id, "where": d.where, "channel_id": d.channel_id, "edits": d.edits,
+                 "deleted": d.deleted, "content": d.message.content}
+                for d in found
+            ]
+        )  # fmt: skip
+
+    app.router.add_post("/_fake/chaos", chaos)
+    app.router.add_get("/_fake/results", results)
     app.router.add_get("/_fake/calls", calls)
     app.router.add_get("/_fake/messages", messages)
     app.router.add_post("/_fake/attachments", attachment)

@@ -35,6 +35,8 @@ class FakeInteraction:
     modal: dict[str, Any] | None = None  # data of a type 9 callback
     choices: list[dict[str, Any]] | None = None  # data of a type 8 callback
     forced_expiry: bool = False
+    session_id: str | None = None  # the gateway session it was dispatched to
+    shard: tuple[int, int] | None = None  # that session's (shard_id, num_shards); None: unsharded
 
     def expired(self, ttl_s: float) -> bool:
         return self.forced_expiry or time.monotonic() - self.created > ttl_s
@@ -195,11 +197,15 @@ class InteractionsMixin:
         *,
         user: Any = None,
         channel: str | None = None,
+        guild: str | None = None,
+        dm: bool = False,
     ) -> str:
         """Type into option `focused` of `/name` (type 4); the bot's choices land in
-        `fake.interaction(iid).choices`."""
+        `fake.interaction(iid).choices`. Where: as for `slash` (`channel`, `guild`, `dm`)."""
         top = name.split()[0]
-        gid = self.channels[str(channel or self.channel_id)]["guild_id"]
+        if guild is not None and channel is None:
+            channel = self.guilds[str(guild)]["channels"][0]
+        gid = None if dm else self.channels[str(channel or self.channel_id)]["guild_id"]
         opts = []
         for key, value in options.items():
             opt = {"name": key, "type": 3, "value": str(value)}
@@ -207,7 +213,7 @@ class InteractionsMixin:
                 opt["focused"] = True
             opts.append(opt)
         data = {"name": top, "type": 1, "options": opts, **self._command_meta(top, 1, gid)}
-        payload, inter = self._envelope(4, data, user, channel, False)
+        payload, inter = self._envelope(4, data, user, channel, dm)
         await self.gateway.dispatch("INTERACTION_CREATE", payload)
         return inter.id
 
@@ -286,6 +292,33 @@ class InteractionsMixin:
         inter.component_message_id = msg.id
         await self.gateway.dispatch("INTERACTION_CREATE", payload)
         return inter.id
+
+    async def press(
+        self: FakeDiscord,
+        custom_id: str,
+        *,
+        user: Any = None,
+        channel: str | None = None,
+        guild: str | None = None,
+        dm: bool = False,
+    ) -> str:
+        """Press a button by `custom_id` from anywhere, as a crafted interaction (a modified
+        client, an old or forwarded message) would: the user never received that button.
+
+        Where: as for `slash` (`channel`, `guild`, `dm`). The fake stores a bot message in
+        that place carrying only this button and clicks it, so the bot sees an ordinary
+        component interaction (and a type 7 answer edits that message). For testing that
+        buttons check who may act, not only who was shown them.
+        """
+        who = self.user(user)
+        if guild is not None and channel is None:
+            channel = self.guilds[str(guild)]["channels"][0]
+        cid = self.dm_channel(who) if dm else str(channel or self.channel_id)
+        button = {"type": 2, "style": 2, "label": "crafted", "custom_id": custom_id}
+        body = {"content": "", "components": [{"type": 1, "components": [button]}]}
+        gid = None if dm else self.channels[cid]["guild_id"]
+        msg = self.store.create(cid, self.bot_user, body, [], guild_id=gid)
+        return await self.click(msg, custom_id, user=who)
 
     async def submit_modal(
         self: FakeDiscord, opened_by: str, values: dict[str, str], *, user: Any = None

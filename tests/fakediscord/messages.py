@@ -50,6 +50,19 @@ def image_size(data: bytes) -> tuple[int, int] | None:
         return None
 
 
+def check_nonce(body: dict[str, Any]) -> str | None:
+    """The dedup key of a create body's `nonce` (int or string of at most 25 characters), or
+    None without one; a malformed nonce is 400, code 50035, as on Discord."""
+    nonce = body.get("nonce")
+    if nonce is None:
+        return None
+    if isinstance(nonce, bool) or not isinstance(nonce, int | str):
+        raise InvalidForm({"nonce": "Must be an integer or a string."})
+    if isinstance(nonce, str) and len(nonce) > 25:
+        raise InvalidForm({"nonce": "Must be 25 or fewer in length."})
+    return str(nonce)
+
+
 class MessageStore:
     """Messages by id; every stored attachment is also served by the CDN."""
 
@@ -58,6 +71,8 @@ class MessageStore:
         self.http_base = http_base
         self.upload_limit = upload_limit
         self.messages: dict[str, StoredMessage] = {}
+        # (channel id, author id, str(nonce)) -> (message id, monotonic time of the create)
+        self.nonces: dict[tuple[str, str, str], tuple[str, float]] = {}
         self.cdn: dict[str, CdnFile] = {}
         self.attachments: dict[str, dict[str, Any]] = {}  # id -> payload, as first registered
 
@@ -68,9 +83,11 @@ class MessageStore:
         filename: str,
         content_type: str | None = None,
         declared_size: int | None = None,
+        url: str | None = None,
         **knobs: Any,
     ) -> dict[str, Any]:
-        """Serve `data` from the CDN and return its attachment payload."""
+        """Serve `data` from the CDN and return its attachment payload (`url`: announce this
+        URL instead of the CDN's)."""
         aid = self.ids.next()
         if content_type is None:
             content_type = mimetypes.guess_type(filename)[0]
@@ -78,7 +95,8 @@ class MessageStore:
         self.cdn[aid] = CdnFile(aid, filename, data, content_type, size, **knobs)
         # Real CDN URLs carry signed expiry parameters; bots must not build or parse them.
         expires = f"{int(aid) % 0xFFFFFFFF:x}"
-        url = f"{self.http_base}/cdn/attachments/{aid}/{quote(filename)}?ex={expires}&is=0&hm=fake"
+        cdn_url = f"{self.http_base}/cdn/attachments/{aid}/{quote(filename)}"
+        url = url or f"{cdn_url}?ex={expires}&is=0&hm=fake"
         att: dict[str, Any] = {
             "id": aid,
             "filename": filename,
@@ -189,7 +207,11 @@ class MessageStore:
             payload["application_id"] = application_id
         if body.get("message_reference"):
             payload["message_reference"] = body["message_reference"]
-        msg = StoredMessage(payload=payload, files=blobs, interaction_id=interaction_id)
+        if body.get("nonce") is not None:
+            payload["nonce"] = body["nonce"]
+        msg = StoredMessage(
+            payload=payload, files=blobs, interaction_id=interaction_id, nonce=body.get("nonce")
+        )
         self.messages[payload["id"]] = msg
         return msg
 

@@ -1,12 +1,15 @@
 """HTTP plumbing: one endpoint wrapper that parses each body once, records the call, applies
-injected faults, rate limits and auth, and turns errors into Discord-shaped JSON (never 5xx);
-plus the attachment CDN."""
+injected faults, rate limits and auth, and turns errors into Discord-shaped JSON (never 5xx,
+unless `fake.chaos` asks for it); plus the attachment CDN."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import socket
+import struct
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -27,7 +30,8 @@ API_PREFIX = "/api/v10"
 
 def endpoint(fake: FakeDiscord, handler: Any, template: str) -> Callable[[web.Request], Any]:
     """An aiohttp handler that parses and records the call, applies faults and auth, runs
-    `handler(request, call) -> Reply` (None: unknown route) and never answers 5xx."""
+    `handler(request, call) -> Reply` (None: unknown route) and never answers 5xx (except a
+    5xx or connection reset that `fake.chaos` chose, before or after the handler ran)."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
@@ -43,8 +47,12 @@ def endpoint(fake: FakeDiscord, handler: Any, template: str) -> Callable[[web.Re
             extra: dict[str, str] = {}
         else:
             reply, extra = fake.faults.check(call)
+        fault = fake.faults.chaos_pick(call) if reply is None and handler else None
+        early = fault is not None and not fault.after
+        if early and fault.reply is not None:  # type: ignore[union-attr]
+            reply = fault.reply  # type: ignore[union-attr]
         call.route = f"{request.method} {template}" if handler else ""
-        if reply is None:
+        if reply is None and not early:
             try:
                 if handler is None:
                     call.note = "unknown route"
@@ -71,6 +79,18 @@ def endpoint(fake: FakeDiscord, handler: Any, template: str) -> Callable[[web.Re
                 reply = Reply(400, {"code": 0, "message": f"fakediscord error: {err!r}"})
                 fake.fail(err)
             reply.headers.update({k: v for k, v in extra.items() if reply.status < 300})
+        if fault is not None:
+            ran = fault.after and reply is not None
+            done = f" (the handler answered {reply.status})" if ran else ""  # type: ignore[union-attr]
+            call.note = f"{fault.describe()}{done}" + (f"; {call.note}" if call.note else "")
+            if fault.reply is not None:
+                reply = fault.reply
+            else:  # a reset: the client gets no answer at all
+                call.status, call.response = 0, reply.body if reply is not None else None
+                fake.calls.append(call)
+                fake._notify()
+                return reset_connection(request)
+        assert reply is not None
         call.status, call.response = reply.status, reply.body
         call.response_headers = dict(reply.headers)
         fake.calls.append(call)
@@ -80,6 +100,19 @@ def endpoint(fake: FakeDiscord, handler: Any, template: str) -> Callable[[web.Re
         return to_response(reply)
 
     return handle
+
+
+def reset_connection(request: web.Request) -> web.Response:
+    """Close the client's TCP connection with a RST and no answer: aiohttp raises
+    ClientOSError (ECONNRESET), which discord.py does not retry on Linux."""
+    transport = request.transport
+    if transport is not None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    return web.Response(status=500)  # never reaches the client
 
 
 def _authorized(fake: FakeDiscord, request: web.Request) -> bool:

@@ -85,6 +85,13 @@ class StoredMessage:
     history: list[dict[str, Any]] = field(default_factory=list)
     interaction_id: str | None = None
     deleted: bool = False
+    nonce: str | int | None = None  # as the bot sent it on create (channel and DM posts)
+    created_at: float = field(default_factory=time.monotonic)  # monotonic, like RecordedCall.time
+
+    @property
+    def versions(self) -> list[dict[str, Any]]:
+        """Every version of the payload, oldest first (history, then the current one)."""
+        return [*self.history, self.payload]
 
     @property
     def id(self) -> str:
@@ -163,6 +170,61 @@ class StoredMessage:
         )
 
 
+def payload_text(payload: dict[str, Any]) -> str:
+    """Everything a user reads in a message version: content, embed texts and image urls,
+    attachment filenames and descriptions (one per line)."""
+    parts = [payload.get("content") or ""]
+    for e in payload.get("embeds") or []:
+        parts += [e.get("title") or "", e.get("description") or "", e.get("url") or ""]
+        parts += [(e.get(k) or {}).get("url") or "" for k in ("image", "thumbnail")]
+        parts += [(e.get("author") or {}).get("name") or ""]
+        parts += [(e.get("footer") or {}).get("text") or ""]
+        for f in e.get("fields") or []:
+            parts += [f.get("name") or "", f.get("value") or ""]
+    for a in payload.get("attachments") or []:
+        parts += [a.get("filename") or "", a.get("description") or ""]
+    return "\n".join(p for p in parts if p)
+
+
+@dataclass
+class Delivery:
+    """A bot message carrying a marker (see `FakeDiscord.result_messages`): counted once
+    however often it was edited."""
+
+    message: StoredMessage
+    where: str  # "channel", "dm", "original" (an interaction's @original) or "followup"
+    interaction_id: str | None
+    matched: list[int]  # indexes into message.versions whose text carries the marker
+
+    @property
+    def id(self) -> str:
+        return self.message.id
+
+    @property
+    def channel_id(self) -> str:
+        return self.message.channel_id
+
+    @property
+    def deleted(self) -> bool:
+        return self.message.deleted
+
+    @property
+    def edits(self) -> int:
+        return self.message.edits
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """The versions before the current one, oldest first."""
+        return self.message.history
+
+    def __repr__(self) -> str:
+        gone = " deleted" if self.deleted else ""
+        return (
+            f"<Delivery {self.where} {self.id} ch={self.channel_id} "
+            f"versions={self.matched}/{len(self.message.versions)}{gone}>"
+        )
+
+
 def iter_components(components: list[dict[str, Any]]):
     """Walk nested components (action rows, containers, sections, labels) depth first."""
     for c in components:
@@ -183,6 +245,9 @@ class GatewayEvent:
     t: str | None
     d: Any
     time: float = field(default_factory=time.monotonic)
+    session: str | None = None  # the gateway session it belongs to, when known
+    shard: tuple[int, int] | None = None  # that session's [shard_id, num_shards], if it shards
 
     def __repr__(self) -> str:
-        return f"<gw {self.direction} op={self.op} t={self.t}>"
+        where = f" shard={list(self.shard)}" if self.shard else ""
+        return f"<gw {self.direction} op={self.op} t={self.t}{where}>"

@@ -3,12 +3,13 @@ and guilds (interaction callbacks and webhooks are in webhooks.py)."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from .faults import Reply
-from .messages import ApiError
+from .messages import ApiError, check_nonce
 from .payloads import FLAG_EPHEMERAL
 from .records import RecordedCall
 from .webhooks import InteractionHandlers
@@ -92,16 +93,17 @@ class _Handlers:
         )
 
     async def gateway(self, request: web.Request, call: RecordedCall) -> Reply:
+        f = self.fake
         return Reply(
             200,
             {
-                "url": self.fake.gateway_url,
-                "shards": 1,
+                "url": f.gateway_url,
+                "shards": f.shard_count,
                 "session_start_limit": {
                     "total": 1000,
-                    "remaining": 1000,
-                    "reset_after": 0,
-                    "max_concurrency": 1,
+                    "remaining": max(0, 1000 - f.gateway.identifies),
+                    "reset_after": 24 * 3600 * 1000 if f.gateway.identifies else 0,
+                    "max_concurrency": f.max_concurrency,
                 },
             },
         )
@@ -223,9 +225,22 @@ class _Handlers:
         ch = self._writable(cid)
         body = dict(call.json or {})
         body["flags"] = int(body.get("flags") or 0) & ~FLAG_EPHEMERAL  # only interactions
+        nonce = check_nonce(body)
+        key = (cid, f.bot_user["id"], nonce) if nonce is not None else None
+        if key is not None and body.get("enforce_nonce"):
+            seen = f.store.nonces.get(key)
+            if seen is not None and time.monotonic() - seen[1] <= f.nonce_window_s:
+                first = f.store.messages[seen[0]]
+                if first.deleted:  # Discord does not re-create a deleted message
+                    call.note = f"nonce {nonce!r}: message {first.id} was deleted"
+                    raise ApiError(404, 10008, "Unknown Message")
+                call.note = f"nonce {nonce!r}: duplicate of message {first.id}, nothing created"
+                return Reply(200, first.payload)
         msg = f.store.create(
             cid, f.bot_user, body, call.files, guild_id=ch.get("guild_id"), users=f.users
         )
+        if key is not None:
+            f.store.nonces[key] = (msg.id, time.monotonic())
         return Reply(200, msg.payload)
 
     async def get_message(self, request: web.Request, call: RecordedCall) -> Reply:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import time
 from typing import Any
@@ -11,8 +12,8 @@ from aiohttp import web
 
 from . import rest
 from .events import InteractionsMixin
-from .faults import Faults, Injection, RateLimit, Reply
-from .gateway import GatewayHub
+from .faults import Chaos, Faults, Injection, RateLimit, Reply
+from .gateway import GatewayHub, shard_of
 from .messages import MessageStore
 from .payloads import (
     DEFAULT_PERMISSIONS,
@@ -24,7 +25,7 @@ from .payloads import (
     user_payload,
 )
 from .plumbing import API_PREFIX, endpoint, serve_cdn
-from .records import RecordedCall, StoredMessage
+from .records import Delivery, RecordedCall, StoredMessage, payload_text
 from .waiting import FakeDiscordError, Waiting
 
 __all__ = ["DEFAULT_TOKEN", "FakeDiscord", "FakeDiscordError"]
@@ -49,8 +50,14 @@ class FakeDiscord(InteractionsMixin, Waiting):
         heartbeat_interval_ms: int = 41250,
         bot_name: str = "nst-bot",
         control: bool = False,
+        shard_count: int = 1,
+        max_concurrency: int = 1,
+        nonce_window_s: float = 300.0,
     ) -> None:
         self.token = token
+        self.shard_count = shard_count  # GET /gateway/bot `shards`; add_guild(shard=k) uses it
+        self.max_concurrency = max_concurrency  # session_start_limit.max_concurrency
+        self.nonce_window_s = nonce_window_s  # enforce_nonce dedup window (Discord: minutes)
         self.control = control  # serve the /_fake/ control endpoints (see control.py)
         self.host, self.port = host, port
         self.token_ttl_s = token_ttl_s
@@ -170,20 +177,30 @@ class FakeDiscord(InteractionsMixin, Waiting):
             return DEFAULT_PERMISSIONS | MANAGE_GUILD
         return DEFAULT_PERMISSIONS
 
-    def add_guild(self, name: str, *, owner_id: str | None = None) -> str:
-        """A guild with one text channel "general"; announced to a connected bot."""
-        gid = self.ids.next()
+    def add_guild(self, name: str, *, owner_id: str | None = None, shard: int | None = None) -> str:
+        """A guild with one text channel "general"; announced to a connected bot (to the
+        session of its shard). `shard=k`: its id lands on shard k of `shard_count`."""
+        if shard is not None:
+            if not 0 <= shard < self.shard_count:
+                raise ValueError(f"shard {shard} is not below shard_count={self.shard_count}")
+            gid = self.ids.next_on_shard(shard, self.shard_count)
+        else:
+            gid = self.ids.next()
         self.guilds[gid] = {"name": name, "owner_id": owner_id or self.owner["id"], "channels": []}
         self.add_channel("general", guild_id=gid)
-        if self.gateway.connected and self.gateway.current is not None:
+        session = self.gateway.route(gid)
+        if session is not None and session.open:
             task = asyncio.ensure_future(
-                self.gateway._dispatch_to(
-                    self.gateway.current, "GUILD_CREATE", self.guild_create_payload(gid)
-                )
+                self.gateway._dispatch_to(session, "GUILD_CREATE", self.guild_create_payload(gid))
             )
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         return gid
+
+    def shard_of(self, guild_id: str | int | None, num_shards: int | None = None) -> int:
+        """Discord's rule `(guild_id >> 22) % num_shards` (default `shard_count`); None (a DM)
+        → shard 0."""
+        return shard_of(guild_id, self.shard_count if num_shards is None else num_shards)
 
     def add_channel(self, name: str, *, guild_id: str | None = None) -> str:
         gid = guild_id or self.guild_id
@@ -226,18 +243,21 @@ class FakeDiscord(InteractionsMixin, Waiting):
         chunk_delay_s: float = 0.0,
         fail_status: int | None = None,
         send_length: bool = True,
+        url: str | None = None,
     ) -> dict[str, Any]:
         """Serve bytes from the fake CDN; returns the attachment payload for `slash` options.
 
         `content_type` defaults to a guess from the filename and `declared_size` to the real
         size; both may lie. `delay_s`/`chunk_delay_s` slow the download, `fail_status` answers
-        e.g. 404 instead, `send_length=False` omits Content-Length (chunked).
+        e.g. 404 instead, `send_length=False` omits Content-Length (chunked). `url` replaces
+        the payload's url/proxy_url (a hostile payload pointing anywhere).
         """
         return self.store.register_file(
             data,
             filename,
             content_type,
             declared_size,
+            url=url,
             delay_s=delay_s,
             chunk_delay_s=chunk_delay_s,
             fail_status=fail_status,
@@ -296,6 +316,50 @@ class FakeDiscord(InteractionsMixin, Waiting):
         self.faults.rate_limits.append(rl)
         return rl
 
+    def chaos(
+        self,
+        rate: float | None = 0.1,
+        kinds: tuple[str, ...] | list[str] = ("429", "500", "reset"),
+        *,
+        seed: int | None = None,
+        paths: str | None = None,
+        methods: tuple[str, ...] | list[str] | None = None,
+        after: bool = False,
+        retry_after: float = 0.05,
+        is_global: bool = False,
+        cloudflare: bool = False,
+        limit: int | None = None,
+    ) -> Chaos | None:
+        """Answer a share `rate` of matching REST calls with a random fault from `kinds`:
+        "429" (retry_after, X-RateLimit-* and Via headers; `is_global` makes it global,
+        `cloudflare=True` drops Via so discord.py raises HTTPException 429 instead of
+        retrying), a 5xx such as "500" (JSON body; discord.py retries 500/502/504 after
+        1, 3, 5, 7 s and raises DiscordServerError after 5 tries, "503" at once) or "reset"
+        (TCP RST, no answer: aiohttp.ClientOSError ECONNRESET, not retried by discord.py).
+        `after=True`: 5xx and resets strike after the handler ran (the message is created or
+        edited, the bot sees an error). `paths` (regex, full match over the REST-relative
+        path; default every route except login, gateway discovery and command sync),
+        `methods` (default all), `seed` (random.Random), `limit` (most faults in all).
+        Each fault is noted on its call (`call.note` starts "chaos ..."; a reset records
+        status 0) and listed in the returned Chaos's `.faults` / `.counts()`.
+        `fake.chaos(None)` (or rate 0) turns it off."""
+        if rate is None or rate <= 0:
+            self.faults.chaos = None
+            return None
+        self.faults.chaos = Chaos(
+            rate=rate,
+            kinds=tuple(str(k) for k in kinds),
+            rng=random.Random(seed),
+            paths=re.compile(paths) if paths is not None else None,
+            methods=frozenset(m.upper() for m in methods) if methods is not None else None,
+            after=after,
+            retry_after=retry_after,
+            is_global=is_global,
+            cloudflare=cloudflare,
+            limit=limit,
+        )
+        return self.faults.chaos
+
     # -- reading the message store -----------------------------------------------------------
     @property
     def messages(self) -> dict[str, StoredMessage]:
@@ -311,18 +375,74 @@ class FakeDiscord(InteractionsMixin, Waiting):
         cid = self.dm_channels.get(uid)
         return self.channel_messages(cid) if cid else []
 
+    def result_messages(
+        self,
+        marker: str | re.Pattern[str],
+        *,
+        has_files: bool = False,
+        include_deleted: bool = True,
+    ) -> list[Delivery]:
+        """Every bot message (channel posts, DMs, interaction originals and followups), oldest
+        first, any version of which carries `marker` (a regex, `re.search`) in its content,
+        embeds or attachment filenames/descriptions; `has_files=True` counts only versions
+        with attachments. One Delivery per message: re-edits of one original count once."""
+        rx = re.compile(marker) if isinstance(marker, str) else marker
+        owner: dict[str, tuple[str, str]] = {}
+        for iid, inter in self.interactions.items():
+            if inter.original_id:
+                owner[inter.original_id] = ("original", iid)
+            for mid in inter.followup_ids:
+                owner[mid] = ("followup", iid)
+        out: list[Delivery] = []
+        for msg in self.messages.values():
+            if msg.author_id != self.app_id or (msg.deleted and not include_deleted):
+                continue
+            matched = [
+                i
+                for i, version in enumerate(msg.versions)
+                if (not has_files or version.get("attachments"))
+                and rx.search(payload_text(version))
+            ]
+            if not matched:
+                continue
+            if msg.id in owner:
+                where, iid = owner[msg.id]
+            else:
+                dm = self.channels.get(msg.channel_id, {}).get("type") == 1
+                where, iid = ("dm" if dm else "channel"), msg.interaction_id
+            out.append(Delivery(msg, where, iid, matched))
+        return out
+
     # -- gateway controls --------------------------------------------------------------------
-    async def wait_ready(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-        """Wait until a bot has identified (or resumed) and its websocket is open."""
-        await self.gateway.wait_connected(timeout)
+    async def wait_ready(self, timeout: float = 10.0, *, shard: int | None = None) -> None:  # noqa: ASYNC109
+        """Wait until a bot has identified (or resumed) and its websocket is open. With
+        `shard_count` > 1: until every shard (or just `shard`) has a connected session (an
+        unsharded session covers them all)."""
+        if self.shard_count <= 1 and shard is None:
+            await self.gateway.wait_connected(timeout)
+            return
+        wanted = range(self.shard_count) if shard is None else [shard]
 
-    async def disconnect(self, code: int = 4000) -> None:
-        """Drop the bot's websocket; discord.py then RESUMEs (see `gateway.resumes`)."""
-        await self.gateway.disconnect(code)
+        def all_up() -> bool:
+            return all(self._shard_up(k) for k in wanted)
 
-    async def reconnect(self) -> None:
-        """Ask the bot to reconnect (op 7)."""
-        await self.gateway.reconnect()
+        await self.wait_until(all_up, timeout, what=f"shards {list(wanted)} on the gateway")
+
+    def _shard_up(self, k: int) -> bool:
+        g = self.gateway
+        cur = g.current
+        if cur is not None and cur.open and (cur.shard is None or cur.shard[1] <= 1):
+            return True
+        s = g.shard_session(k)
+        return s is not None and s.open
+
+    async def disconnect(self, code: int = 4000, *, shard: int | None = None) -> None:
+        """Drop the bot's websocket (that shard's); discord.py then RESUMEs (`gateway.resumes`)."""
+        await self.gateway.disconnect(code, shard=shard)
+
+    async def reconnect(self, *, shard: int | None = None) -> None:
+        """Ask the bot (that shard's session) to reconnect (op 7)."""
+        await self.gateway.reconnect(shard)
 
     async def _cdn(self, request: web.Request) -> web.StreamResponse:
         return await serve_cdn(self, request)

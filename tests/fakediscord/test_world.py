@@ -90,3 +90,23 @@ async def test_autocomplete_and_single_command_routes(fake: FakeDiscord) -> None
     assert choices == [{"name": "standard", "value": "standard"}]
     assert fetched.name == "preset" and "preset" not in fake.commands
     assert not fake.unknown_calls
+
+
+async def test_press_crafts_a_click_where_the_user_is(fake: FakeDiscord) -> None:
+    other = fake.add_guild("Second")
+    bot = make_bot()
+    async with run_bot(bot, fake):
+        await bot.tree.sync()
+        in_dm = await fake.press("echo:invert", user="bob", dm=True)
+        there = await fake.press("echo:invert", guild=other)
+        dm_msg = await fake.wait_until(lambda: fake.messages[fake.original(in_dm).id])
+        guild_msg = await fake.wait_until(lambda: fake.messages[fake.original(there).id])
+        typed = await fake.autocomplete("preset", {"name": "f"}, focused="name", dm=True)
+        choices = await fake.wait_until(lambda: fake.interaction(typed).choices)
+    # The bot answered with an edit (type 7) of the crafted message, in the place asked for.
+    assert dm_msg.content == "inverted by bob" and dm_msg.channel_id == fake.dm_channel("bob")
+    assert guild_msg.content == "inverted by alice"
+    assert fake.interaction(there).guild_id == other
+    assert fake.interaction(typed).guild_id is None and choices[0]["value"] == "fast"
+    with pytest.raises(ValueError, match="no component"):
+        await fake.click(guild_msg, "other:id")

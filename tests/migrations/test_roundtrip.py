@@ -138,3 +138,58 @@ def test_hosts_migrating_at_once_on_postgres(postgres_url: str) -> None:
     with fresh_database(postgres_url) as url, ProcessPoolExecutor(4) as pool:
         assert list(pool.map(migrate, [url] * 4)) == [None] * 4
         assert _tables(url) == TABLES
+
+
+def test_upgrade_from_0001_keeps_jobs_and_reads_missing_sources_as_the_owner(
+    empty_url: str,
+) -> None:
+    """Rows made before 0002 have no input sources: they read as the owner's images, and
+    the new columns, indexes and job styles arrive without losing a row."""
+    migrate(empty_url, "0001")
+    engine = create_engine(sync_url(empty_url))
+    try:
+        with engine.begin() as conn:
+            now = "2026-01-01 00:00:00"
+            for sha in ("c" * 64, "s" * 64):
+                conn.execute(
+                    text(
+                        "INSERT INTO images (sha, data, fmt, width, height, size_bytes, "
+                        "created_at) VALUES (:sha, :data, 'png', 1, 1, 1, :now)"
+                    ),
+                    {"sha": sha, "data": b"x", "now": now},
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO jobs (id, owner_id, status, content_sha, size, preset, "
+                    "style_strength, preserve_colors, init, private, dm_on_done, attempts, "
+                    "crashes, progress_scale, progress_scales, progress_step, progress_total, "
+                    "created_at, updated_at) VALUES (5, 42, 'queued', :c, 64, 'fast', 1.0, "
+                    "false, 'content', false, false, 0, 0, 0, 0, 0, 0, :now, :now)"
+                ),
+                {"c": "c" * 64, "now": now},
+            )
+            conn.execute(text("INSERT INTO job_styles VALUES (5, 0, :s, 1.0)"), {"s": "s" * 64})
+    finally:
+        engine.dispose()
+    migrate(empty_url)
+
+    async def read() -> None:
+        store = await Store.open(empty_url)
+        try:
+            job = await store.get_job(5)
+            assert job is not None and job.styles == (("s" * 64, 1.0),)
+            assert job.content_source_id == 42 and job.style_source_ids == (42,)
+            assert job.precision is None
+        finally:
+            await store.close()
+
+    asyncio.run(read())
+    migrate(empty_url, "0001")  # and back down, keeping the row
+    engine = create_engine(sync_url(empty_url))
+    try:
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM job_styles")) == 1
+            columns = {c["name"] for c in inspect(conn).get_columns("jobs")}
+            assert "content_source_id" not in columns and "owner_id" in columns
+    finally:
+        engine.dispose()

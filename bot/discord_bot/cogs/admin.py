@@ -10,8 +10,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_bot.errors import NotAllowed
-from bot.discord_bot.jobs import SizeOption
+from bot.discord_bot.options import SizeOption, UserLimitOption
 from bot.store import GuildSettings
+from bot.store.admission import GuildLimits
 
 if TYPE_CHECKING:
     from bot.discord_bot.client import NSTBot
@@ -19,13 +20,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def describe_config(cfg: GuildSettings, bot: NSTBot) -> str:
+def _limit(saved: int | None, effective: int | None, cap: int, unit: str = "") -> str:
+    if saved is None:
+        return f"{effective}{unit} (the bot's default)"
+    if saved > cap:
+        return f"{effective}{unit} (set to {saved}{unit}, but the bot allows at most {cap}{unit})"
+    return f"{effective}{unit}"
+
+
+def describe_config(cfg: GuildSettings, limits: GuildLimits, bot: NSTBot) -> str:
+    """The server's rules as they apply: saved values above the operator's limits are capped."""
+    s = bot.settings
     channels = ", ".join(f"<#{c}>" for c in cfg.allowed_channel_ids) or "every channel"
-    limit = cfg.per_user_queue_limit or f"{bot.settings.per_user_queue_limit} (default)"
-    size = cfg.max_size or f"{bot.settings.max_size} (default)"
+    per_user = _limit(cfg.per_user_queue_limit, limits.per_user_queue_limit, s.per_user_queue_limit)
+    size = _limit(cfg.max_size, limits.max_size, s.max_size, " px")
     return (
         f"Server settings:\n• allowed channels: {channels}\n"
-        f"• jobs per user: {limit}\n• max size: {size} px"
+        f"• jobs per user: {per_user}\n• max size: {size}\n"
+        f"A server can lower the bot's limits ({s.per_user_queue_limit} jobs per user, "
+        f"{s.max_size} px), not raise them; this server may have {s.guild_queue_limit} jobs "
+        "waiting or running at once."
     )
 
 
@@ -51,7 +65,7 @@ class AdminCog(commands.Cog):
         allow_channel: app_commands.AppCommandChannel | None = None,
         disallow_channel: app_commands.AppCommandChannel | None = None,
         all_channels: bool = False,
-        per_user_limit: app_commands.Range[int, 1, 100] | None = None,
+        per_user_limit: UserLimitOption | None = None,
         max_size: SizeOption | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -71,7 +85,7 @@ class AdminCog(commands.Cog):
         if per_user_limit is not None:
             changes["per_user_queue_limit"] = per_user_limit
         if max_size is not None:
-            changes["max_size"] = min(max_size, self.bot.settings.max_size)
+            changes["max_size"] = max_size
         if changes:
             current = await store.set_guild_settings(interaction.guild_id, **changes)
             log.info(
@@ -80,7 +94,9 @@ class AdminCog(commands.Cog):
                 interaction.user.id,
                 sorted(changes),
             )
-        await interaction.edit_original_response(content=describe_config(current, self.bot))
+        # Saved as asked; the store caps the values at the operator's limits when applying.
+        limits = await store.guild_limits(interaction.guild_id)
+        await interaction.edit_original_response(content=describe_config(current, limits, self.bot))
 
     @app_commands.command(name="sync", description="(bot owner) re-sync application commands")
     @app_commands.default_permissions(administrator=True)

@@ -10,11 +10,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_bot.delivery import fit_upload
-from bot.discord_bot.errors import JobNotFound
 from bot.discord_bot.progress import format_duration
 from bot.discord_bot.render import job_choice_label, job_details, result_embed, stats_embed
+from bot.discord_bot.viewer import job_not_found, viewer_of
 from bot.discord_bot.views import history_page, result_view
-from bot.store import JobStatus
+from bot.store import JobStatus, can_see
 
 if TYPE_CHECKING:
     from bot.discord_bot.client import NSTBot
@@ -27,13 +27,13 @@ class InfoCog(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="history", description="Your recent style transfers (or someone's)")
-    @app_commands.describe(user="Whose history to show (their private jobs stay hidden)")
+    @app_commands.describe(user="Whose history to show (others: their public jobs from here)")
     async def history(
         self, interaction: discord.Interaction, user: discord.User | None = None
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         target = user or interaction.user
-        embed, view = await history_page(self.bot, target.id, interaction.user.id, 0)
+        embed, view = await history_page(self.bot, target.id, viewer_of(interaction), 0)
         await interaction.edit_original_response(embed=embed, view=view)
 
     @app_commands.command(name="job", description="Details of a job, and its result again")
@@ -41,8 +41,8 @@ class InfoCog(commands.Cog):
     async def job(self, interaction: discord.Interaction, job_id: int) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         job = await self.bot.store.get_job(job_id)
-        if job is None or (job.params.private and job.owner_id != interaction.user.id):
-            raise JobNotFound(f"There is no job #{job_id} that you can see.")
+        if job is None or not can_see(job, viewer_of(interaction)):
+            raise job_not_found(job_id)
         info = await self.bot.store.queue_info(job.id) if job.status == JobStatus.QUEUED else None
         embeds = [job_details(job, info)]
         kwargs: dict = {}
@@ -61,10 +61,11 @@ class InfoCog(commands.Cog):
     async def job_id_choices(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[int]]:
-        """The user's recent jobs whose number starts with what they typed, newest first."""
-        me = interaction.user.id
+        """The user's recent jobs whose number starts with what they typed, newest first
+        (only their own: other people's public jobs are one `/job` away but not offered)."""
         typed = current.strip().lstrip("#")
-        recent = await self.bot.store.history(me, me, limit=AUTOCOMPLETE_SCAN)
+        viewer = viewer_of(interaction)
+        recent = await self.bot.store.history(viewer.user_id, viewer, limit=AUTOCOMPLETE_SCAN)
         return [
             app_commands.Choice(name=job_choice_label(job)[:100], value=job.id)
             for job in recent

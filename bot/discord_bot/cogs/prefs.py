@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_bot.jobs import PresetOption, SizeOption, StrengthOption
+from bot.discord_bot.options import PresetOption, SizeOption, StrengthOption
 from bot.discord_bot.views import ForgetButton, static_view
 from bot.store import UserSettings
 
@@ -86,7 +86,8 @@ class PrefsCog(commands.Cog):
                 }.items()
                 if v is not None
             }
-            if changes and size is not None and size > self.bot.settings.max_size:
+            # Discord enforces the synced maximum; a stale client's larger value is capped.
+            if size is not None and size > self.bot.settings.max_size:
                 changes["size"] = self.bot.settings.max_size
             saved = (
                 await store.set_user_settings(user_id, **changes)

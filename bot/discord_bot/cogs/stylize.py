@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -10,9 +11,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_bot import jobs
-from bot.discord_bot.errors import ChannelNotAllowed, InputRejected, UserFacingError
-from bot.discord_bot.jobs import PresetOption, SizeOption, StrengthOption
-from bot.discord_bot.validation import ValidImage, fetch_images
+from bot.discord_bot.errors import InputRejected, UserFacingError
+from bot.discord_bot.options import PresetOption, SizeOption, StrengthOption
+from bot.discord_bot.validation import ValidImage, download_origins, fetch_images
 
 if TYPE_CHECKING:
     from bot.discord_bot.client import NSTBot
@@ -97,46 +98,54 @@ class StylizeCog(commands.Cog):
     async def stylize_message(
         self, interaction: discord.Interaction, message: discord.Message
     ) -> None:
-        """Context menu: the message's first image is the content, the second the style."""
+        """Context menu: the message's first image is the content, the second the style.
+
+        Spoilered images count only for the message's author; the images are recorded as
+        the author's, so their /forget removes this job too.
+        """
         await jobs.defer(interaction, private=self._is_private(interaction.user.id, None))
-        pictures = [a for a in message.attachments if _looks_like_image(a)]
+        own = message.author.id == interaction.user.id
+        pictures = [
+            a for a in message.attachments if _looks_like_image(a) and (own or not a.is_spoiler())
+        ]
         if len(pictures) < 2:
+            hidden = "" if own else " not hidden as spoilers"
             raise InputRejected(
-                "That message needs two images: the first is the photo, the second the style "
-                f"(it has {len(pictures)}). Or use `/stylize`.",
+                f"That message needs two images{hidden}: the first is the photo, the second "
+                f"the style (it has {len(pictures)}). Or use `/stylize`.",
                 code="need_two_images",
             )
-        await self._submit(interaction, [("content", pictures[0]), ("style", pictures[1])], [1.0])
+        await self._submit(
+            interaction,
+            [("content", pictures[0]), ("style", pictures[1])],
+            [1.0],
+            source_user_id=message.author.id,
+        )
 
     async def _submit(
         self,
         interaction: discord.Interaction,
         attachments: list[tuple[str, discord.Attachment]],
         style_weights: list[float],
+        source_user_id: int | None = None,
         **options: Any,
     ) -> None:
         """Queue a job: the content image first in `attachments`, then one per style weight.
 
-        Options resolve against saved defaults; the channel is checked before any download.
+        Options resolve against saved defaults, then every limit is checked (one database
+        read) before any attachment is downloaded or decoded: a refused command costs no
+        download, and does not wait for an intake slot. `source_user_id`: whose images
+        these are, when not the invoker's.
         """
+        params = await jobs.resolve_params(self.bot, interaction.user.id, **options)
+        await self.bot.store.admit(
+            interaction.user.id, interaction.guild_id, interaction.channel_id, params.size
+        )
         async with self.bot.intake:
-            params = await jobs.resolve_params(self.bot, interaction.user.id, **options)
-            await self._check_channel(interaction)
             images = await self._fetch_all(attachments)
-            styles = [
-                (jobs.blob(image), weight)
-                for image, weight in zip(images[1:], style_weights, strict=True)
-            ]
-            await jobs.enqueue(self.bot, interaction, jobs.blob(images[0]), styles, params)
-
-    async def _check_channel(self, interaction: discord.Interaction) -> None:
-        # The store checks too; this avoids downloading anything in a closed channel.
-        if interaction.guild_id is None:
-            return
-        rules = await self.bot.store.get_guild_settings(interaction.guild_id)
-        if rules.allowed_channel_ids and interaction.channel_id not in rules.allowed_channel_ids:
-            where = ", ".join(f"<#{c}>" for c in rules.allowed_channel_ids)
-            raise ChannelNotAllowed(f"Style transfer is not enabled in this channel; use {where}.")
+            blobs = [replace(jobs.blob(image), source_user_id=source_user_id) for image in images]
+            styles = list(zip(blobs[1:], style_weights, strict=True))
+            await jobs.enqueue(self.bot, interaction, blobs[0], styles, params)
 
     async def _fetch_all(
         self, attachments: list[tuple[str, discord.Attachment]]
@@ -148,6 +157,9 @@ class StylizeCog(commands.Cog):
             attachments,  # type: ignore[arg-type]
             max_bytes=s.max_upload_bytes,
             max_pixels=s.max_image_pixels,
+            # The API base discord.py talks to (DISCORD_API_BASE, applied at start-up): the
+            # payloads come from there, so its host may serve the CDN too. Cached per base.
+            allowed_hosts=download_origins(discord.http.Route.BASE),
             timeout_s=self.bot.download_timeout_s,
         )
 

@@ -97,7 +97,9 @@ async def _sample_lag(out: list[float], stop: asyncio.Event, period: float = 0.0
 
 async def run_load(tmp: Path, n: int = 500, timeout_s: float = 240.0) -> LoadResult:
     """Run the scenario in `tmp` (database and data dir) and return the measurements."""
-    settings = make_settings(tmp, global_queue_limit=max(500, n), per_user_queue_limit=3)
+    settings = make_settings(
+        tmp, global_queue_limit=max(500, n), guild_queue_limit=max(500, n), per_user_queue_limit=3
+    )
     store: Store = await open_store(settings)
     try:
         async with FakeDiscord() as fake:
@@ -196,6 +198,22 @@ def lag_quantile(before: dict[float, float], after: dict[float, float], q: float
     return bounds[-1]
 
 
+async def _wait_bot_ready(fake: FakeDiscord, http, base: str) -> None:
+    """Until the bot process has connected, synced its commands and has its guilds."""
+    import aiohttp
+
+    async def discord_ready() -> bool:
+        try:
+            async with http.get(f"{base}/healthz") as resp:
+                return bool((await resp.json()).get("discord_ready"))
+        except aiohttp.ClientError:
+            return False
+
+    await fake.wait_ready(timeout=60)
+    await fake.wait_until(lambda: "stylize" in fake.commands, timeout=30)
+    await fake.wait_until(discord_ready, timeout=60)
+
+
 async def run_load_process(tmp: Path, n: int = 500, timeout_s: float = 240.0) -> LoadResult:
     """The same burst against a real `nst-bot run` process (no executors): the fake and the
     load driver live in this process, the bot alone on its own event loop."""
@@ -204,22 +222,17 @@ async def run_load_process(tmp: Path, n: int = 500, timeout_s: float = 240.0) ->
     async with (
         FakeDiscord() as fake,
         bot_process(
-            fake, tmp, EXECUTORS="0", GLOBAL_QUEUE_LIMIT=str(n + 100), LOG_LEVEL="WARNING"
+            fake,
+            tmp,
+            EXECUTORS="0",
+            GLOBAL_QUEUE_LIMIT=str(n + 100),
+            GUILD_QUEUE_LIMIT=str(n + 100),  # every user is in the fake's one guild
+            LOG_LEVEL="WARNING",
         ) as bot,
         aiohttp.ClientSession() as http,
     ):
         base = bot.web_base
-
-        async def discord_ready() -> bool:  # discord.py has its guilds
-            try:
-                async with http.get(f"{base}/healthz") as resp:
-                    return bool((await resp.json()).get("discord_ready"))
-            except aiohttp.ClientError:
-                return False
-
-        await fake.wait_ready(timeout=60)
-        await fake.wait_until(lambda: "stylize" in fake.commands, timeout=30)
-        await fake.wait_until(discord_ready, timeout=60)
+        await _wait_bot_ready(fake, http, base)
         content = fake.add_attachment(badimages.png(badimages.photo()), "c.png", "image/png")
         style = fake.add_attachment(badimages.png(badimages.photo((48, 64))), "s.png", "image/png")
         users = [fake.add_user(f"user{i}") for i in range(n)]

@@ -130,7 +130,9 @@ async def test_cooldown_and_full_queue_have_specific_messages(fake_discord, tmp_
     from tests.bot.discord_bot.conftest import make_settings, open_store
 
     fake = fake_discord
-    settings = make_settings(tmp_path, cooldown_s=60.0, global_queue_limit=2)
+    settings = make_settings(
+        tmp_path, cooldown_s=60.0, global_queue_limit=2, guild_queue_limit=2, per_user_queue_limit=2
+    )
     store = await open_store(settings)
     try:
         async with started_bot(fake, store, settings) as bot:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.store import JobStatus
+from bot.store import JobStatus, Viewer
 from tests.bot.discord_bot.test_buttons import reply_text, result_png
 from tests.bot.discord_bot.test_stylize_flow import png, queued_card, submit
 
@@ -24,7 +24,7 @@ async def test_history_hides_private_jobs_from_others_and_pages(env):
         iid = await submit(env, user=fake.alice, private=private)
         await queued_card(env, iid)
         await finish_all(env)
-    jobs = await env.store.history(int(fake.alice["id"]), int(fake.alice["id"]), limit=50)
+    jobs = await env.store.history(int(fake.alice["id"]), Viewer(int(fake.alice["id"])), limit=50)
     private_id = next(j.id for j in jobs if j.params.private)
     mine = await answer(fake, await fake.slash("history", {}, user=fake.alice), "page 1")
     theirs = await answer(
@@ -46,7 +46,7 @@ async def test_job_shows_details_and_the_image_again(env):
     iid = await submit(env)
     await queued_card(env, iid)
     await finish_all(env)
-    (job,) = await env.store.history(int(fake.alice["id"]), int(fake.alice["id"]))
+    (job,) = await env.store.history(int(fake.alice["id"]), Viewer(int(fake.alice["id"])))
     msg = await answer(fake, await fake.slash("job", {"job_id": job.id}), f"Job #{job.id}")
     assert msg.file(0).startswith(b"\x89PNG")
     assert f"nst:rerun:{job.id}:stronger" in msg.custom_ids()
@@ -86,7 +86,7 @@ async def test_forget_asks_then_deletes_only_for_the_asker(env):
     )
     await fake.click(prompt, custom_id, user=fake.alice)
     await fake.wait_until(lambda: "deleted 1 job" in fake.messages[prompt.id].content)
-    assert await env.store.history(int(fake.alice["id"]), int(fake.alice["id"])) == []
+    assert await env.store.history(int(fake.alice["id"]), Viewer(int(fake.alice["id"]))) == []
 
 
 async def test_config_is_admin_only_and_restricts_channels(env):
@@ -154,7 +154,7 @@ async def test_job_suggests_your_recent_jobs(env):
     for user in (fake.alice, fake.alice, fake.bob):
         await queued_card(env, await submit(env, user=user))
     alice = int(fake.alice["id"])
-    mine = await env.store.history(alice, alice)
+    mine = await env.store.history(alice, Viewer(alice))
     assert len(mine) == 2
 
     async def suggestions(typed: str) -> list[dict]:

@@ -74,6 +74,7 @@ async def test_runs_jobs_and_fails_bad_input_with_its_reason(store, cluster, inp
     assert ok.status == JobStatus.SUCCEEDED, ex.log()
     assert ok.attempts == 1 and ok.worker_id == "solo" and ok.elapsed_s
     assert ok.progress.total > 0
+    assert ok.precision == _auto_precision()  # BF16=auto: what this CPU does natively
     result = await store.get_image(ok.result_sha)
     assert result is not None
     img = Image.open(io.BytesIO(result.data))
@@ -83,6 +84,24 @@ async def test_runs_jobs_and_fails_bad_input_with_its_reason(store, cluster, inp
     assert failed.error_code == "truncated"
     assert "incomplete or corrupt" in failed.error_message
     assert failed.attempts == 1 and failed.result_sha is None  # failed once, never retried
+
+
+def _auto_precision() -> str:
+    import torch
+
+    from nst_engine.precision import resolve
+
+    return resolve("auto", torch.device("cpu"))[0]
+
+
+async def test_forced_bf16_is_what_the_job_records(store, cluster, inputs):
+    job = (await submit_many(store, inputs, 1))[0]
+    ex = cluster.spawn("bf16", once=True, BF16="true")  # emulated bf16 works on any CPU
+    assert await asyncio.to_thread(ex.wait, 120) == 0, ex.log()
+    done = await store.get_job(job.id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED, ex.log()
+    assert done.precision == "bf16"
+    assert f"job {job.id} succeeded" in ex.log() and "(bf16)" in ex.log()
 
 
 async def test_two_executors_run_twenty_jobs_exactly_once_and_fairly(store, cluster, inputs):

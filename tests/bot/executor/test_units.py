@@ -24,6 +24,7 @@ from bot.executor.supervisor import PARENT_PID_ENV, backoff_delay, child_env
 from bot.settings import Settings
 from bot.store import JobParams
 from nst_engine.errors import Cancelled, OutOfMemoryError
+from nst_engine.results import StylizeResult
 
 
 @dataclass
@@ -153,6 +154,29 @@ def test_size_is_capped_by_the_executors_max_size(fixture_images):
         stylize=stylize,
     )
     assert seen["size"] == 256
+
+
+def test_the_bf16_setting_reaches_the_engine_and_the_ran_precision_the_outcome(fixture_images):
+    seen: dict = {}
+
+    def stylize(content, styles, **kwargs):
+        seen.update(kwargs)
+        return StylizeResult(image=content, steps=1, elapsed_s=0.1, device="cpu", precision="bf16")
+
+    data = _png(fixture_images / "tubingen.jpg")
+    job = JobInput(1, data, [(data, 1.0)], JobParams(size=64))
+    assert EngineOptions().bf16 == Settings(_env_file=None).bf16 == "auto"
+    outcome = run_job(job, EngineOptions(bf16="true"), stylize=stylize)
+    assert seen["precision"] == "true" and "bf16" not in seen
+    assert outcome.kind == "succeeded" and outcome.precision == "bf16"
+
+
+def test_bf16_setting_accepts_auto_true_false_only():
+    assert Settings(_env_file=None, bf16="false").bf16 == "false"
+    with pytest.raises(ValueError, match="bf16"):
+        Settings(_env_file=None, bf16="fp16")
+    env = child_env(Settings(_env_file=None, bf16="true"), {})
+    assert env["BF16"] == "true"
 
 
 def test_child_env_drops_the_token_and_passes_settings():

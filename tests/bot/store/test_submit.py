@@ -16,6 +16,7 @@ from bot.store import (
     JobStatus,
     QueueRefused,
     Store,
+    Viewer,
 )
 from bot.store.models import JobRow
 from tests.bot.store.helpers import TINY, blob, submit
@@ -180,9 +181,9 @@ async def test_queue_position_follows_round_robin(db_url: str) -> None:
 
 
 async def test_cancel_queued_and_running(store: Store) -> None:
-    queued, running = await submit(store, 1, "q"), await submit(store, 2, "r")
+    queued, running = await submit(store, 1, "q", guild=7), await submit(store, 2, "r", guild=7)
     with pytest.raises(CancelRefused) as refused:
-        await store.request_cancel(queued, 2)
+        await store.request_cancel(queued, Viewer(2, 7))
     assert refused.value.code == "not_owner"
     job = await store.request_cancel(queued, 1)
     assert job.status is JobStatus.CANCELLED and job.finished_at is not None
@@ -196,7 +197,7 @@ async def test_cancel_queued_and_running(store: Store) -> None:
     claimed = await store.claim("w1")
     assert claimed is not None and claimed.job.id == running
     assert not await store.is_cancel_requested(running)
-    job = await store.request_cancel(running, 999, admin=True)
+    job = await store.request_cancel(running, Viewer(999, 7), admin=True)
     assert job.status is JobStatus.RUNNING and job.cancel_requested
     assert await store.is_cancel_requested(running)
     assert await store.mark_cancelled(running, "w1")
@@ -205,12 +206,12 @@ async def test_cancel_queued_and_running(store: Store) -> None:
 
 
 async def test_history_hides_private_jobs_from_others(store: Store) -> None:
-    public = await submit(store, 1, "p")
-    private = await submit(store, 1, "x", params=dataclasses.replace(TINY, private=True))
-    own = [j.id for j in await store.history(1, viewer_id=1)]
+    public = await submit(store, 1, "p", guild=5)
+    private = await submit(store, 1, "x", guild=5, params=dataclasses.replace(TINY, private=True))
+    own = [j.id for j in await store.history(1, Viewer(1))]
     assert own == [private, public]  # newest first
-    assert [j.id for j in await store.history(1, viewer_id=2)] == [public]
-    assert [j.id for j in await store.history(1, viewer_id=1, limit=1, offset=1)] == [public]
+    assert [j.id for j in await store.history(1, Viewer(2, 5))] == [public]
+    assert [j.id for j in await store.history(1, Viewer(1), limit=1, offset=1)] == [public]
     assert [j.id for j in await store.active_jobs(owner_id=1)] == [public, private]
 
 
