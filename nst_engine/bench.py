@@ -18,11 +18,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TypedDict
 
 from nst_engine.precision import AUTO, BF16, PRECISIONS
 from nst_engine.precision import resolve as resolve_precision
 
-IMAGES = Path(__file__).resolve().parents[1].parent / "shared" / "images"
+# The reference images, looked for (after --images and $NST_BENCH_IMAGES) relative to the
+# repository: in the project's shared/ folder beside the checkout, or inside it.
+REPO = Path(__file__).resolve().parents[1]
+IMAGES = (REPO.parent / "shared" / "images", REPO / "shared" / "images")
 PAIRS = (("tubingen", "starry_night"), ("golden_gate", "the_scream"))
 # Pairs without a reference output (`--pairs extra`/`all`): do the defaults generalise?
 EXTRA_PAIRS = (
@@ -36,8 +40,22 @@ SECTIONS = ("per-step", "quality", "floor")
 CONV_SHAPE = (128, 96, 128)  # (channels, height, width) of the throughput probe: a conv3 map
 
 
+class StepTimes(TypedDict):
+    """One per-step measurement (of this engine or of pastiche) at one size."""
+
+    w: int
+    h: int
+    step_s: float
+    eval_s: float
+    peak_mb: float
+
+
+# size -> (this engine's measurement, pastiche's)
+Measured = dict[int, tuple[StepTimes, StepTimes]]
+
+
 def _images_dir(arg: str | None) -> Path:
-    for cand in (arg, os.environ.get("NST_BENCH_IMAGES"), IMAGES, "/work/shared/images"):
+    for cand in (arg, os.environ.get("NST_BENCH_IMAGES"), *IMAGES):
         if cand and (Path(cand) / "tubingen.jpg").is_file():
             return Path(cand)
     sys.exit("bench: reference images not found; pass --images DIR (needs tubingen.jpg, ...)")
@@ -58,7 +76,9 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def child_engine(size: int, steps: int, device: str, images: Path, precision: str = "fp32") -> dict:
+def child_engine(
+    size: int, steps: int, device: str, images: Path, precision: str = "fp32"
+) -> StepTimes:
     """Seconds per L-BFGS step / evaluation of this engine at one size (single scale).
 
     `precision` ("fp32" or "bf16") is that of the VGG passes, as `stylize` would run them.
@@ -70,7 +90,7 @@ def child_engine(size: int, steps: int, device: str, images: Path, precision: st
     from nst_engine.convert import to_tensor
     from nst_engine.device import configure, prefers_channels_last, select_device
     from nst_engine.lbfgs import LBFGS
-    from nst_engine.losses import Objective
+    from nst_engine.losses import Autocast, Objective
     from nst_engine.vgg import CONTENT_LAYERS, load_encoder
 
     dev = select_device(device)
@@ -80,11 +100,13 @@ def child_engine(size: int, steps: int, device: str, images: Path, precision: st
     style = Image.open(images / "starry_night.jpg").convert("RGB")
     w, h = transfer.work_size(*content.size, size)
     c = to_tensor(content.resize((w, h), Image.Resampling.LANCZOS), dev)
-    autocast = None
+    autocast: Autocast | None = None
     if precision == BF16:
 
-        def autocast():
+        def bf16_autocast() -> torch.autocast:
             return torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
+
+        autocast = bf16_autocast
 
     target = transfer._style_target(enc, [(style, 1.0, "s")], (w, h), 1.0, None, "", dev, autocast)
     with torch.no_grad():
@@ -100,10 +122,11 @@ def child_engine(size: int, steps: int, device: str, images: Path, precision: st
     )
     cl = prefers_channels_last(dev)
 
-    def func(flat):
+    def func(flat: torch.Tensor) -> tuple[float, torch.Tensor]:
         leaf = flat.detach().view(1, 3, h, w).requires_grad_()
         parts = obj(leaf.contiguous(memory_format=torch.channels_last) if cl else leaf)
-        parts.total.backward()
+        parts.total.backward()  # type: ignore[no-untyped-call]
+        assert leaf.grad is not None
         return float(parts.total.detach()), leaf.grad.reshape(-1)
 
     opt = LBFGS(func, c, history=levels.HISTORY, first_step=levels.FIRST_STEP)
@@ -125,7 +148,7 @@ def child_engine(size: int, steps: int, device: str, images: Path, precision: st
     }
 
 
-def child_pastiche(size: int, steps: int, device: str, images: Path) -> dict:
+def child_pastiche(size: int, steps: int, device: str, images: Path) -> StepTimes:
     """Seconds per step of pastiche's own L-BFGS loop (one evaluation per step)."""
     from pastiche.pastiche import PasticheArtist
 
@@ -148,7 +171,7 @@ def child_pastiche(size: int, steps: int, device: str, images: Path) -> dict:
     return {"w": w, "h": h, "step_s": step, "eval_s": step, "peak_mb": _peak_mb(device)}
 
 
-def _run_child(kind: str, size: int, args) -> dict:
+def _run_child(kind: str, size: int, args: argparse.Namespace) -> StepTimes:
     cmd = [
         sys.executable,
         "-m",
@@ -169,16 +192,17 @@ def _run_child(kind: str, size: int, args) -> dict:
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"bench child {kind} {size} failed:\n{proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    result: StepTimes = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
 
 
-def section_per_step(args) -> tuple[str, dict]:
+def section_per_step(args: argparse.Namespace) -> tuple[str, Measured]:
     rows = [
         "| size (w×h) | engine s/step | engine s/eval | engine peak MB | pastiche s/step "
         "| pastiche peak MB | pastiche ÷ engine (per eval) |",
         "|---|---|---|---|---|---|---|",
     ]
-    measured = {}
+    measured: Measured = {}
     for size in args.sizes:
         ours = _run_child("engine", size, args)
         theirs = _run_child("pastiche", size, args)
@@ -192,7 +216,7 @@ def section_per_step(args) -> tuple[str, dict]:
     return "\n".join(rows), measured
 
 
-def section_quality(args, pastiche_512: float | None) -> str:
+def section_quality(args: argparse.Namespace, pastiche_512: float | None) -> str:
     from PIL import Image
 
     from nst_engine.metrics import score
@@ -290,7 +314,7 @@ def measure_conv_gflops(
     return flops / best / 1e9
 
 
-def section_floor(args, measured: dict) -> str:
+def section_floor(args: argparse.Namespace, measured: Measured) -> str:
     from PIL import Image
 
     from nst_engine.transfer import work_size
@@ -361,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         f"device {args.device}, {args.threads} threads, torch {torch.__version__}, "
         f"load average at start {load[0]:.1f}"
     ]
-    measured: dict = {}
+    measured: Measured = {}
     if "per-step" in sections:
         table, measured = section_per_step(args)
         parts += ["", "### Per step (single scale, tubingen × starry_night)", "", table]

@@ -83,7 +83,9 @@ def section_throughput(device: str, precisions: list[str]) -> tuple[str, dict[st
     return "\n".join(lines), gflops
 
 
-def section_per_eval(args, precisions: list[str], gflops: dict[str, float]) -> str:
+def section_per_eval(
+    args: argparse.Namespace, precisions: list[str], gflops: dict[str, float]
+) -> str:
     """ms per evaluation (and per accepted step) at each size and precision, with the floor."""
     from nst_engine.device import is_oom
 
@@ -112,7 +114,7 @@ def section_per_eval(args, precisions: list[str], gflops: dict[str, float]) -> s
     return "\n".join(rows)
 
 
-def section_wall(args, precisions: list[str]) -> str:
+def section_wall(args: argparse.Namespace, precisions: list[str]) -> str:
     """Wall time of the preset at `--wall-size` px: one cold run, then warm runs, per precision."""
     from PIL import Image
 

@@ -6,10 +6,17 @@ import argparse
 import inspect
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nst_engine.errors import ImageError, NSTError
 from nst_engine.images import decode_image
+from nst_engine.install import INSTALL_HINT, missing_packages
 from nst_engine.precision import BF16, PRECISIONS
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from nst_engine.results import Progress
 
 
 def _library_defaults() -> dict[str, object]:
@@ -90,7 +97,7 @@ def _parser(defaults: dict[str, object]) -> argparse.ArgumentParser:
     return p
 
 
-def _read(path: str) -> object:
+def _read(path: str) -> Image.Image:
     data = Path(path).read_bytes()
     try:
         return decode_image(data)
@@ -100,6 +107,11 @@ def _read(path: str) -> object:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 2 bad input, 1 engine failure)."""
+    if missing := missing_packages(load=True):
+        print(f"nst: the engine is not installed here: {INSTALL_HINT}", file=sys.stderr)
+        for line in missing:
+            print(f"  ({line})", file=sys.stderr)
+        return 2
     defaults = _library_defaults()
     args = _parser(defaults).parse_args(argv)
     try:
@@ -142,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.output)
     bar = None if args.quiet else tqdm(total=1, unit="step", dynamic_ncols=True, file=sys.stderr)
 
-    def on_progress(p) -> None:
+    def on_progress(p: Progress) -> None:
         if p.preview is not None:
             p.preview.save(out.with_name(f"{out.stem}-step{p.step}.png"))
         if bar is not None:

@@ -21,7 +21,8 @@ def _sqrtm(cov: torch.Tensor, inverse: bool = False) -> torch.Tensor:
     vals = vals.clamp_min(1e-8).sqrt()
     if inverse:
         vals = 1.0 / vals
-    return vecs @ torch.diag(vals) @ vecs.t()
+    root: torch.Tensor = vecs @ torch.diag(vals) @ vecs.t()
+    return root
 
 
 def match_color(source: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:

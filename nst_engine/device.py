@@ -37,7 +37,7 @@ def prefers_channels_last(device: torch.device) -> bool:
     6–11 % less time per evaluation, and max-pooling 10× faster.
     """
     if device.type == "cpu":
-        return torch.backends.mkldnn.is_available()  # the slow fallback convs prefer NCHW
+        return bool(torch.backends.mkldnn.is_available())  # type: ignore[no-untyped-call]  # the slow fallback convs prefer NCHW
     return device.type == "cuda"
 
 

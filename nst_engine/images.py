@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from typing import cast
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -54,7 +55,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         img = img.convert("I")
     if img.mode in {"I", "F"}:
         # 16/32-bit greyscale: scale to 8 bits instead of clipping everything to white.
-        lo, hi = img.getextrema()
+        lo, hi = cast(tuple[float, float], img.getextrema())  # one band: (min, max)
         scale = 255.0 / (hi - lo) if hi > lo else 0.0
         img = img.point(lambda v: (v - lo) * scale).convert("L")
     if img.mode == "P":
@@ -130,13 +131,13 @@ def decode_image(
     try:
         img.seek(0)
         img.load()
-        img = ImageOps.exif_transpose(img)
+        upright = ImageOps.exif_transpose(img)
     except (OSError, SyntaxError, ValueError, EOFError):
         raise ImageError(
             "truncated",
             "The image file is incomplete or corrupt (it may have been cut off while uploading).",
         ) from None
-    return _to_rgb(img)
+    return _to_rgb(upright)
 
 
 def fit_within(img: Image.Image, max_side: int) -> Image.Image:

@@ -14,6 +14,10 @@ import torch
 
 # f(x) -> (loss, gradient); x is a flat fp32 tensor.
 Func = Callable[[torch.Tensor], tuple[float, torch.Tensor]]
+# A line-search point: (t, f, directional derivative, gradient); a bracket's upper end may
+# have no gradient kept.
+_Point = tuple[float, float, float, torch.Tensor]
+_Trial = tuple[float, float, float, torch.Tensor | None]
 
 
 def _cubic_min(t1: float, f1: float, g1: float, t2: float, f2: float, g2: float) -> float:
@@ -83,6 +87,11 @@ class LBFGS:
             q.addcmul_(s, a - b)
         return q
 
+    def _forget_curvature(self) -> None:
+        self.s.clear()
+        self.y.clear()
+        self.rho.clear()
+
     def step(self) -> bool:
         """One accepted iteration; False (and x unchanged) once no progress is possible."""
         if self.converged:
@@ -91,14 +100,14 @@ class LBFGS:
         gtd = float(torch.dot(self.g, d))
         if not gtd < 0 or not math.isfinite(gtd):
             if self.s:  # stale curvature: restart from steepest descent once
-                self.s.clear(), self.y.clear(), self.rho.clear()
+                self._forget_curvature()
                 return self.step()
             self.converged = True
             return False
         found = self._line_search(d, gtd)
         if found is None:
             if self.s:
-                self.s.clear(), self.y.clear(), self.rho.clear()
+                self._forget_curvature()
                 return self.step()
             self.converged = True
             return False
@@ -126,12 +135,12 @@ class LBFGS:
             return f, float(torch.dot(g, d)), g
 
         # (t, f, gtd, g) of the previous trial point; t=0 is the current iterate.
-        prev = (0.0, f0, gtd0, self.g)
+        prev: _Point = (0.0, f0, gtd0, self.g)
         t = 1.0
         for i in range(self.max_ls):
             f, gtd, g = phi(t)
             if not math.isfinite(f):
-                hi = (t, math.inf, math.nan, None)
+                hi: _Trial = (t, math.inf, math.nan, None)
                 return self._zoom(d, prev, hi, f0, gtd0, self.max_ls - i - 1)
             if f > f0 + c1 * t * gtd0 or (i > 0 and f >= prev[1]):
                 return self._zoom(d, prev, (t, f, gtd, g), f0, gtd0, self.max_ls - i - 1)
@@ -146,7 +155,15 @@ class LBFGS:
             t = t_next
         return (prev[0], prev[1], prev[3]) if prev[0] > 0 else None
 
-    def _zoom(self, d, lo, hi, f0, gtd0, budget):
+    def _zoom(
+        self,
+        d: torch.Tensor,
+        lo: _Point,
+        hi: _Trial,
+        f0: float,
+        gtd0: float,
+        budget: int,
+    ) -> tuple[float, float, torch.Tensor] | None:
         c1, c2 = self.c1, self.c2
         for _ in range(max(budget, 0)):
             t_lo, f_lo, g_lo_d, _ = lo

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -14,8 +13,8 @@ import torch.nn.functional as F
 from nst_engine.convert import to_image
 from nst_engine.device import prefers_channels_last
 from nst_engine.errors import Cancelled
-from nst_engine.lbfgs import LBFGS
-from nst_engine.losses import LossParts, Objective, StyleTarget
+from nst_engine.lbfgs import LBFGS, Func
+from nst_engine.losses import Autocast, LossParts, Objective, StyleTarget
 from nst_engine.presets import Preset
 from nst_engine.results import Progress
 from nst_engine.vgg import CONTENT_LAYERS, VGGEncoder
@@ -34,13 +33,13 @@ COARSE_LAYERS: tuple[str, ...] | None = ("relu3_1", "relu4_1", "relu5_1")
 class Adam:
     """Adam on the pixels with the same stepping interface as `LBFGS`."""
 
-    def __init__(self, func, x0: torch.Tensor, lr: float = 0.02) -> None:
+    def __init__(self, func: Func, x0: torch.Tensor, lr: float = 0.02) -> None:
         self.func, self.x = func, x0.detach().clone().reshape(-1)
         self.opt = torch.optim.Adam([self.x], lr=lr)
         self.evals = self.iterations = 0
         self.f, self.g = self._eval()
 
-    def _eval(self):
+    def _eval(self) -> tuple[float, torch.Tensor]:
         self.evals += 1
         f, g = self.func(self.x)
         return float(f), g.reshape(-1)
@@ -103,7 +102,7 @@ class LevelRunner:
     encoder: VGGEncoder
     preset: Preset
     dev: torch.device
-    autocast: Callable[[], contextlib.AbstractContextManager] | None
+    autocast: Autocast | None
     callback: Callable[[Progress], None] | None
     preview_every: int
     should_stop: Callable[[], bool] | None
@@ -117,7 +116,16 @@ class LevelRunner:
     sizes: list[tuple[int, int]] = field(default_factory=list)
     scale_steps: list[int] = field(default_factory=list)
 
-    def scale(self, i, plan, budgets, c, target, start, coarse=None) -> torch.Tensor:
+    def scale(
+        self,
+        i: int,
+        plan: Sequence[int],
+        budgets: Sequence[int],
+        c: torch.Tensor,
+        target: StyleTarget,
+        start: torch.Tensor,
+        coarse: tuple[torch.Tensor, StyleTarget] | None = None,
+    ) -> torch.Tensor:
         """Optimise one pyramid level from `start`; returns the accepted iterate.
 
         With `coarse` = (content, style target) of a smaller size, the objective also scores
@@ -130,7 +138,7 @@ class LevelRunner:
         else:
             small_c, small_target = coarse
             small = self._objective(small_c, small_target, COARSE_LAYERS)
-            objective = PyramidObjective(fine, small, tuple(small_c.shape[-2:]))
+            objective = PyramidObjective(fine, small, (small_c.shape[-2], small_c.shape[-1]))
         channels_last = prefers_channels_last(self.dev)
         # Loss terms per evaluated loss, kept on the device: read back only when reported.
         parts_at: dict[float, torch.Tensor] = {}
@@ -141,8 +149,9 @@ class LevelRunner:
             leaf = flat.detach().view(1, 3, h, w).requires_grad_()
             inp = leaf.contiguous(memory_format=torch.channels_last) if channels_last else leaf
             parts = objective(inp)
-            parts.total.backward()
+            parts.total.backward()  # type: ignore[no-untyped-call]
             grad = leaf.grad
+            assert grad is not None  # leaf requires grad and the loss depends on it
             # One host read per evaluation (the line search needs the loss on the host):
             # the loss and whether the gradient is finite, together.
             loss, grad_ok = torch.stack(
@@ -162,7 +171,12 @@ class LevelRunner:
 
         return self._optimise(i, plan, budgets, func, start, parts_at, h, w)
 
-    def _objective(self, c, target: StyleTarget, style_layers=None) -> Objective:
+    def _objective(
+        self,
+        c: torch.Tensor,
+        target: StyleTarget,
+        style_layers: Sequence[str] | None = None,
+    ) -> Objective:
         with torch.no_grad():
             content_feats = self.encoder(c, CONTENT_LAYERS)
         return Objective(
@@ -177,8 +191,19 @@ class LevelRunner:
             autocast=self.autocast,
         )
 
-    def _optimise(self, i, plan, budgets, func, start, parts_at, h, w) -> torch.Tensor:
+    def _optimise(
+        self,
+        i: int,
+        plan: Sequence[int],
+        budgets: Sequence[int],
+        func: Func,
+        start: torch.Tensor,
+        parts_at: dict[float, torch.Tensor],
+        h: int,
+        w: int,
+    ) -> torch.Tensor:
         budget = budgets[i]
+        opt: Adam | LBFGS
         if self.optimizer == "adam":
             opt = Adam(func, start)
         else:
@@ -211,7 +236,17 @@ class LevelRunner:
         self.scale_steps.append(opt.iterations)
         return opt.x.view(1, 3, h, w).clamp(0, 1)
 
-    def _report(self, i, plan, opt, parts_at, total, eta, h, w) -> None:
+    def _report(
+        self,
+        i: int,
+        plan: Sequence[int],
+        opt: Adam | LBFGS,
+        parts_at: dict[float, torch.Tensor],
+        total: int,
+        eta: float,
+        h: int,
+        w: int,
+    ) -> None:
         if self.callback is None:
             return
         terms = parts_at.get(opt.f)

@@ -5,11 +5,16 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 from PIL import Image
+
+# Opens a mixed-precision region around the VGG passes (`torch.autocast(...)`).
+Autocast = Callable[[], AbstractContextManager[object]]
 
 
 class _Gram(torch.autograd.Function):
@@ -20,13 +25,13 @@ class _Gram(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, a: torch.Tensor, n: int) -> torch.Tensor:
+    def forward(ctx: Any, a: torch.Tensor, n: int) -> torch.Tensor:
         ctx.save_for_backward(a)
         ctx.n = n
         return (a.t() @ a).div_(n)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (a,) = ctx.saved_tensors
         sym = (grad + grad.t()).div_(ctx.n)
         if a.stride(0) == 1:
@@ -46,7 +51,7 @@ def gram(feat: torch.Tensor) -> torch.Tensor:
         a = feat.permute(0, 2, 3, 1).reshape(h * w, c)
     else:
         a = feat.reshape(c, h * w).t()
-    return _Gram.apply(a, h * w)
+    return cast(torch.Tensor, _Gram.apply(a, h * w))
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:
@@ -77,7 +82,10 @@ class StyleTarget:
         """
         total = sum(w for _, w in targets)
         layers = targets[0][0].grams.keys()
-        grams = {layer: sum(t.grams[layer] * (w / total) for t, w in targets) for layer in layers}
+        grams = {
+            layer: cast(torch.Tensor, sum(t.grams[layer] * (w / total) for t, w in targets))
+            for layer in layers
+        }
         return StyleTarget.from_grams(grams)
 
 
@@ -114,7 +122,7 @@ class Objective:
         tv_weight: float,
         layer_weights: Mapping[str, float] | None = None,
         style_layers: Sequence[str] | None = None,
-        autocast: Callable[[], object] | None = None,
+        autocast: Autocast | None = None,
     ) -> None:
         self.encoder = encoder
         self.content = {k: v.detach().float() for k, v in content_feats.items()}
@@ -176,13 +184,13 @@ class TargetCache:
 
     def __init__(self, maxsize: int = 32) -> None:
         self.maxsize = maxsize
-        self._items: OrderedDict[tuple, dict[str, torch.Tensor]] = OrderedDict()
+        self._items: OrderedDict[Hashable, dict[str, torch.Tensor]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
     def get_or_compute(
-        self, key: tuple, compute: Callable[[], dict[str, torch.Tensor]]
+        self, key: Hashable, compute: Callable[[], dict[str, torch.Tensor]]
     ) -> dict[str, torch.Tensor]:
         with self._lock:
             if key in self._items:

@@ -9,6 +9,7 @@ Definition: Caffe VGG19 (max pooling); every image resized (antialiased) so its 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -34,7 +35,12 @@ def _encoder(device: str | None) -> VGGEncoder:
 
 
 @torch.no_grad()
-def _features(img: Image.Image, layers, device: str | None, size=None) -> dict:
+def _features(
+    img: Image.Image,
+    layers: Sequence[str],
+    device: str | None,
+    size: tuple[int, int] | None = None,
+) -> dict[str, torch.Tensor]:
     enc = _encoder(device)
     img = img.convert("RGB")
     img = (
@@ -42,10 +48,13 @@ def _features(img: Image.Image, layers, device: str | None, size=None) -> dict:
         if size
         else resize_long_side(img, EVAL_LONG_SIDE)
     )
-    return enc(to_tensor(img, next(enc.parameters()).device), layers)
+    feats: dict[str, torch.Tensor] = enc(to_tensor(img, next(enc.parameters()).device), layers)
+    return feats
 
 
-def content_distance(output: Image.Image, content: Image.Image, *, device=None) -> float:
+def content_distance(
+    output: Image.Image, content: Image.Image, *, device: str | None = None
+) -> float:
     """‖F(O) − F(C)‖² / ‖F(C)‖² at relu4_2 (0 for identical images)."""
     c_size = resize_long_side(content.convert("RGB"), EVAL_LONG_SIDE).size
     fc = _features(content, (CONTENT_LAYER,), device)[CONTENT_LAYER]
@@ -54,7 +63,11 @@ def content_distance(output: Image.Image, content: Image.Image, *, device=None) 
 
 
 def style_distance(
-    output: Image.Image, style: Image.Image, *, content: Image.Image | None = None, device=None
+    output: Image.Image,
+    style: Image.Image,
+    *,
+    content: Image.Image | None = None,
+    device: str | None = None,
 ) -> float:
     """Mean relative Frobenius distance of Gram matrices over the five style layers.
 
@@ -71,7 +84,13 @@ def style_distance(
     return total / len(STYLE_LAYERS)
 
 
-def score(output: Image.Image, content: Image.Image, style: Image.Image, *, device=None) -> Scores:
+def score(
+    output: Image.Image,
+    content: Image.Image,
+    style: Image.Image,
+    *,
+    device: str | None = None,
+) -> Scores:
     """Both distances of `output` for the pair (content, style)."""
     return Scores(
         content=content_distance(output, content, device=device),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +16,7 @@ from nst_engine.convert import scaled_size, to_image, to_tensor
 from nst_engine.device import available_memory_bytes, configure, is_oom, select_device
 from nst_engine.errors import Cancelled, OutOfMemoryError
 from nst_engine.levels import STYLE_WEIGHT, TV_WEIGHT, LevelRunner
-from nst_engine.losses import StyleTarget, gram, image_key, style_cache
+from nst_engine.losses import Autocast, StyleTarget, gram, image_key, style_cache
 from nst_engine.precision import BF16, FP32
 from nst_engine.precision import parse as parse_precision
 from nst_engine.precision import resolve as resolve_precision
@@ -69,7 +69,7 @@ def _style_target(
     content_small: torch.Tensor | None,
     content_key: str,
     dev: torch.device,
-    autocast,
+    autocast: Autocast | None,
 ) -> StyleTarget:
     targets = []
     for img, weight, key in styles:
@@ -77,10 +77,17 @@ def _style_target(
         # metrics' one), so brush strokes keep the same size relative to the frame.
         long_side = max(1, round(max(size) * style_scale))
         sw, sh = work_size(*img.size, long_side)
-        cache_key = (key, (sw, sh), STYLE_LAYERS, encoder.source, encoder.pooling, str(dev))
+        cache_key: tuple[Hashable, ...] = (
+            key,
+            (sw, sh),
+            STYLE_LAYERS,
+            encoder.source,
+            encoder.pooling,
+            str(dev),
+        )
         cache_key += (content_key, bool(autocast))
 
-        def compute(img=img, sw=sw, sh=sh) -> dict[str, torch.Tensor]:
+        def compute(img: Image.Image = img, sw: int = sw, sh: int = sh) -> dict[str, torch.Tensor]:
             s = to_tensor(img.resize((sw, sh), Image.Resampling.LANCZOS), dev)
             if content_small is not None:
                 s = color.match_color(s, content_small)
@@ -155,11 +162,13 @@ def stylize(
     ran, note = resolve_precision(precision, dev)
     if note:
         notes.append(note)
-    autocast = None
+    autocast: Autocast | None = None
     if ran == BF16:
 
-        def autocast():
+        def bf16_autocast() -> torch.autocast:
             return torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
+
+        autocast = bf16_autocast
 
     size = _fit_memory(content, size, dev, notes)
     generator = torch.Generator().manual_seed(

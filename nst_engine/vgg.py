@@ -58,6 +58,9 @@ class VGGEncoder(nn.Module):
     mean/std) is applied inside `forward`, so callers never see it.
     """
 
+    scale: torch.Tensor  # buffers, registered in __init__
+    shift: torch.Tensor
+
     def __init__(
         self,
         convs: Sequence[tuple[torch.Tensor, torch.Tensor]],
@@ -82,6 +85,7 @@ class VGGEncoder(nn.Module):
         for name, (weight, bias) in zip(needed, convs, strict=False):
             conv = nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1)
             conv.weight.data = weight.detach().float().contiguous()
+            assert conv.bias is not None  # nn.Conv2d has a bias by default
             conv.bias.data = bias.detach().float().contiguous()
             self.convs[name] = conv
         self.requires_grad_(False)
@@ -155,7 +159,9 @@ def caffe_weights() -> list[tuple[torch.Tensor, torch.Tensor]]:
     return convs
 
 
-def _from_state_dict(state: dict[str, torch.Tensor], origin: str) -> list[tuple]:
+def _from_state_dict(
+    state: dict[str, torch.Tensor], origin: str
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     state = {k.removeprefix("module."): v for k, v in state.items()}
     convs = []
     for idx in TORCHVISION_CONV_INDICES:

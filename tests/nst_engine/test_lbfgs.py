@@ -1,7 +1,11 @@
-"""The L-BFGS two-loop recursion against the dense BFGS inverse-Hessian it stands for."""
+"""L-BFGS: the two-loop recursion against the dense BFGS inverse-Hessian it stands for, and
+every step ending on an accepted iterate."""
 
 from __future__ import annotations
 
+import itertools
+
+import pytest
 import torch
 
 from nst_engine.lbfgs import LBFGS
@@ -32,3 +36,33 @@ def test_direction_is_minus_the_bfgs_inverse_hessian_times_the_gradient():
     expected = -(h @ opt.g.double())
     got = opt._direction().double()
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_lbfgs_returns_accepted_iterates():
+    torch.manual_seed(0)
+    a = torch.randn(30, 30)
+    a = a @ a.t() + torch.eye(30)
+    b = torch.randn(30)
+    calls = 0
+
+    def quad(x):
+        nonlocal calls
+        calls += 1
+        x = x.detach().requires_grad_()
+        f = 0.5 * x @ a @ x - b @ x
+        f.backward()
+        return f.item(), x.grad
+
+    opt = LBFGS(quad, torch.zeros(30), first_step=0.1)
+    values = [opt.f]
+    for _ in range(60):
+        if not opt.step():
+            break
+        values.append(opt.f)
+        f_again, _ = quad(opt.x)  # the stored iterate really has the reported loss
+        calls -= 1
+        assert f_again == pytest.approx(opt.f, rel=1e-5, abs=1e-5)
+    assert all(b <= a + 1e-6 for a, b in itertools.pairwise(values))
+    assert opt.evals == calls
+    solution = torch.linalg.solve(a, b)
+    assert (opt.x - solution).abs().max() < 1e-2

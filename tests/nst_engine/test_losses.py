@@ -1,11 +1,12 @@
-"""Gram matrices: the definition, the one-product backward, both memory formats."""
+"""Gram matrices (the definition, the one-product backward, both memory formats) and style
+targets."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from nst_engine.losses import gram
+from nst_engine.losses import StyleTarget, gram
 
 
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
@@ -29,3 +30,10 @@ def test_gram_of_reduced_precision_maps_is_fp32():
     assert g.dtype == torch.float32
     flat = feat.float().reshape(4, 9)
     torch.testing.assert_close(g, flat @ flat.t() / 9)
+
+
+def test_blended_targets_are_the_weighted_mean():
+    a = StyleTarget.from_grams({"relu1_1": torch.ones(2, 2)})
+    b = StyleTarget.from_grams({"relu1_1": torch.full((2, 2), 4.0)})
+    mixed = StyleTarget.blend([(a, 3.0), (b, 1.0)])
+    torch.testing.assert_close(mixed.grams["relu1_1"], torch.full((2, 2), 1.75))
