@@ -178,6 +178,9 @@ Chaos (opt-in 5xx and resets, for exactly-once delivery tests):
         a reset records status 0 and, after handling, the response the bot never got.
         Explicit `inject`s and rate limits are checked first. Control endpoint: POST
         /_fake/chaos {same keywords}; GET /_fake/results?marker=RX[&has_files=1].
+    .on_handled(hook) -> remove()   `hook(call)` runs synchronously after each REST handler
+        did its work (message created or edited; call.status/.response set) and before the
+        answer is sent: kill a client there and it never learns its post succeeded.
 
 Harness (tests/fakediscord/harness.py):
     redirect_discord_py(fake)   sets/restores discord.http.Route.BASE and

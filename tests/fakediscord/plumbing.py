@@ -67,6 +67,7 @@ def endpoint(fake: FakeDiscord, handler: Any, template: str) -> Callable[[web.Re
                     if not call.authorized:
                         raise ApiError(401, 0, "401: Unauthorized")
                 reply = await handler(request, call)
+                run_handled_hooks(fake, call, reply)
             except ApiError as err:
                 call.note = call.note or err.body["message"]
                 reply = Reply(err.status, err.body)
@@ -100,6 +101,14 @@ def endpoint(fake: FakeDiscord, handler: Any, template: str) -> Callable[[web.Re
         return to_response(reply)
 
     return handle
+
+
+def run_handled_hooks(fake: FakeDiscord, call: RecordedCall, reply: Reply) -> None:
+    """Call `fake.on_handled` hooks once a handler has done its work (the message is created or
+    edited) and before the answer leaves: what a process killed at that moment never learns."""
+    call.status, call.response = reply.status, reply.body  # set again when the answer is sent
+    for hook in list(fake.handled_hooks):
+        hook(call)
 
 
 def reset_connection(request: web.Request) -> web.Response:

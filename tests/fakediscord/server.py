@@ -6,6 +6,7 @@ import asyncio
 import random
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -79,6 +80,7 @@ class FakeDiscord(InteractionsMixin, Waiting):
         self.calls: list[RecordedCall] = []
         self.unknown_calls: list[RecordedCall] = []
         self.faults = Faults()
+        self.handled_hooks: list[Callable[[RecordedCall], None]] = []  # see on_handled
         self.gateway = GatewayHub(self, heartbeat_interval_ms)
         self.store = MessageStore(self.ids, "http://unstarted", attachment_size_limit)
         self._background: set[asyncio.Future[Any]] = set()
@@ -359,6 +361,14 @@ class FakeDiscord(InteractionsMixin, Waiting):
             limit=limit,
         )
         return self.faults.chaos
+
+    def on_handled(self, hook: Callable[[RecordedCall], None]) -> Callable[[], None]:
+        """Call `hook(call)` synchronously after each REST handler ran and before its answer
+        is sent (`call.status`/`.response` already set, e.g. the created message); returns a
+        function that removes the hook. For killing a client at the exact moment its request
+        took effect but before it heard back (exactly-once tests)."""
+        self.handled_hooks.append(hook)
+        return lambda: self.handled_hooks.remove(hook) if hook in self.handled_hooks else None
 
     # -- reading the message store -----------------------------------------------------------
     @property

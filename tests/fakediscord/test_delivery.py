@@ -11,7 +11,7 @@ import aiohttp
 import discord
 import pytest
 
-from tests.fakediscord import FakeDiscord, run_bot
+from tests.fakediscord import FakeDiscord, RecordedCall, run_bot
 from tests.fakediscord.sample_bot import make_bot, png
 
 pytestmark = pytest.mark.timeout(60)
@@ -254,3 +254,27 @@ async def test_chaos_and_results_over_the_control_endpoints() -> None:
         async with http.post(base + "/chaos", json={"rate": None}) as r:
             assert (await r.json()) == {"on": False}
     assert [(d["where"], d["content"]) for d in found] == [("channel", "J7 b")]
+
+
+# -- the moment between taking effect and answering ------------------------------------------------
+
+
+async def test_on_handled_runs_after_the_create_and_before_the_answer(fake: FakeDiscord) -> None:
+    """What a bot killed inside the hook would leave behind: the message exists, and the call
+    that created it has not been answered yet (so the bot cannot have recorded it)."""
+    seen: list[tuple[int, str, bool, int]] = []
+
+    def hook(call: RecordedCall) -> None:
+        answered = any(c is call for c in fake.calls)
+        seen.append((call.status, call.response["id"], answered, len(fake.channel_messages())))
+
+    remove = fake.on_handled(hook)
+    path = f"/channels/{fake.channel_id}/messages"
+    _, first = await raw(
+        fake, "POST", path, {"content": "J5", "nonce": "j5", "enforce_nonce": True}
+    )
+    remove()
+    _, second = await raw(fake, "POST", path, {"content": "J6"})
+    assert seen == [(200, first["id"], False, 1)]  # not called for the second, once removed
+    assert second["id"] != first["id"]
+    remove()  # removing twice is harmless
