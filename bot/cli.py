@@ -13,35 +13,49 @@ from collections.abc import Callable, Sequence
 from pydantic import ValidationError
 
 from bot.settings import Settings, get_settings
+from nst_engine.install import INSTALL_HINT, missing_packages
 
 DB_HELP = (
     "database URL (default: DATABASE_URL). Prefer setting DATABASE_URL in the environment or "
     ".env: arguments, and any password in them, are visible to every user in `ps`"
 )
 
-TOKEN_HELP = """\
-nst-bot: DISCORD_TOKEN is not set.
+# Without a token `nst-bot run` still serves the web playground and its executors.
+DISCORD_OFF = (
+    "nst-bot: DISCORD_TOKEN is not set, so Discord is off: the web playground and the executors "
+    'run alone. To connect Discord, put DISCORD_TOKEN in .env (README: "Create the Discord '
+    'application") and restart.'
+)
 
-To get one:
-  1. Open https://discord.com/developers/applications and create an application.
-  2. In "Bot", press "Reset Token" and copy the token.
-  3. Put it in .env (copy .env.example first):  DISCORD_TOKEN=your-token
-  4. Invite the bot with the OAuth2 URL generator: scopes "bot" and "applications.commands";
-     permissions: Send Messages, Embed Links, Attach Files, Read Message History.
-Then run `make run` again. See README.md, "Create the Discord application".
-"""
+
+ENGINE_HELP = f"nst-bot: this host has no engine: {INSTALL_HINT}"
+
+
+def _no_engine(missing: list[str], hint: str = "") -> int:
+    print(ENGINE_HELP, file=sys.stderr)
+    for line in missing:
+        print(f"  ({line})", file=sys.stderr)
+    if hint:
+        print(hint, file=sys.stderr)
+    return 2
 
 
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.token:
-        print(TOKEN_HELP, file=sys.stderr)
-        return 2
+        print(DISCORD_OFF, file=sys.stderr)
+    executors = settings.executors if args.executors is None else args.executors
+    if executors > 0 and (missing := missing_packages(load=False)):
+        # Before anything starts. A bot-only host runs no executors and needs no engine.
+        hint = f"{executors} executor(s) asked for (EXECUTORS); a bot-only host sets EXECUTORS=0."
+        return _no_engine(missing, hint)
     from bot.runner import run
 
     return run(settings, executors=args.executors)
 
 
 def _cmd_executor(args: argparse.Namespace, settings: Settings) -> int:
+    if missing := missing_packages(load=True):
+        return _no_engine(missing)
     from bot.executor.worker import main as executor_main
 
     return executor_main(settings, worker_id=args.worker_id, once=args.once)

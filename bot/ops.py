@@ -18,6 +18,7 @@ from pathlib import Path
 from bot.settings import Settings
 from bot.store import (
     PRESETS,
+    DeliveryState,
     ImageBlob,
     Job,
     JobParams,
@@ -166,6 +167,26 @@ def _progress(job: Job) -> str:
     return ""
 
 
+def _delivery(job: Job) -> str:
+    """The delivery column: state, with the attempt number while being retried."""
+    d = job.delivery
+    if d.state is None:
+        return "-"
+    if d.state in (DeliveryState.PENDING, DeliveryState.DELIVERING) and d.attempts:
+        return f"{d.state.value}#{d.attempts}"
+    return d.state.value
+
+
+def _details(job: Job) -> str:
+    """Progress or outcome, then why delivery failed (the last error of a retried or
+    undeliverable delivery)."""
+    details = _progress(job)
+    if job.delivery.error and job.delivery.state is not DeliveryState.DELIVERED:
+        prefix = f"{details}; " if details else ""
+        details = f"{prefix}delivery: {job.delivery.error}"
+    return details
+
+
 def jobs(args: argparse.Namespace, settings: Settings) -> int:
     """Print recent jobs, newest first."""
 
@@ -175,12 +196,14 @@ def jobs(args: argparse.Namespace, settings: Settings) -> int:
 
     rows = asyncio.run(run())
     print(
-        f"{'ID':>6}  {'STATUS':<9}  {'USER':>20}  {'SIZE':>5}  {'PRESET':<8}  {'AGE':>4}  PROGRESS"
+        f"{'ID':>6}  {'STATUS':<9}  {'USER':>20}  {'SIZE':>5}  {'PRESET':<8}  {'AGE':>4}  "
+        f"{'DELIVERY':<13}  DETAILS"
     )
     for job in rows:
         print(
             f"{job.id:>6}  {job.status.value:<9}  {job.owner_id:>20}  {job.params.size:>5}  "
-            f"{job.params.preset:<8}  {_age(job.created_at):>4}  {_progress(job)}"
+            f"{job.params.preset:<8}  {_age(job.created_at):>4}  {_delivery(job):<13}  "
+            f"{_details(job)}"
         )
     return 0
 

@@ -10,8 +10,13 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
+from typing import TYPE_CHECKING, Any
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.discord_bot import NSTBot
 
 log = logging.getLogger("bot.runner")
 
@@ -47,19 +52,29 @@ async def _main(settings: Settings, executors: int) -> int:
         log.debug("database error", exc_info=exc)
         return EXIT_CONFIG
 
-    apply_endpoints(settings)
-    bot = NSTBot(settings, store)
     metrics = Metrics()
-    bot.finished_listeners.append(metrics.observe_job)
+    bot: NSTBot | None = None
+    if settings.token:  # without one, Discord is off: the web face and executors run alone
+        apply_endpoints(settings)
+        bot = NSTBot(settings, store)
+        # Which jobs this process edits and delivers (SHARD_COUNT / SHARD_IDS), and as whom.
+        log.info("delivering for %s as %s", bot.watcher.shards or "every shard", bot.watcher.holder)
+        bot.finished_listeners.append(metrics.observe_job)
     supervisor = Supervisor(settings, executors, store=store) if executors > 0 else None
 
     def extra() -> dict:
         return {
-            "discord_ready": bot.is_ready(),
+            "discord_ready": bot.is_ready() if bot else "off",
             "executors_supervised": supervisor.alive() if supervisor else 0,
         }
 
-    app = create_app(store, stale_after_s=settings.stale_after_s, metrics=metrics, extra=extra)
+    app = create_app(
+        store,
+        stale_after_s=settings.stale_after_s,
+        metrics=metrics,
+        extra=extra,
+        settings=settings,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -73,14 +88,20 @@ async def _main(settings: Settings, executors: int) -> int:
     code = EXIT_OK
     bot_task: asyncio.Task[None] | None = None
     try:
-        web_runner, _port = await start_web(app, settings.web_host, settings.web_port)
+        web_runner, port = await start_web(app, settings.web_host, settings.web_port)
+        if port:
+            url = settings.web_public_url or f"http://{settings.web_host}:{port}/"
+            print(f"nst-bot: web playground at {url}", file=sys.stderr, flush=True)
         if supervisor is not None:
             await supervisor.start()
-        bot_task = asyncio.create_task(bot.start(settings.token or ""), name="discord-bot")
         stopper = asyncio.create_task(stop.wait(), name="signals")
-        done, _ = await asyncio.wait({bot_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        waiting: set[asyncio.Task[Any]] = {stopper}
+        if bot is not None:
+            bot_task = asyncio.create_task(bot.start(settings.token or ""), name="discord-bot")
+            waiting.add(bot_task)
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
-        if bot_task in done:
+        if bot_task is not None and bot_task in done:
             exc = bot_task.exception()
             if isinstance(exc, discord.LoginFailure):
                 log.error("Discord rejected DISCORD_TOKEN; check the token in .env")
@@ -97,7 +118,8 @@ async def _main(settings: Settings, executors: int) -> int:
         purge_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await purge_task  # out of the database before the store closes
-        await bot.close()
+        if bot is not None:
+            await bot.close()
         if bot_task is not None and not bot_task.done():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(bot_task, 10)

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
@@ -28,6 +28,17 @@ class Settings(BaseSettings):
     discord_dev_guild_id: int | None = None
     owner_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     guild_ready_timeout_s: float = Field(2.0, ge=0)
+    # Shards: None = one process runs every shard, as many as Discord recommends. With N bot
+    # processes, each gets the same SHARD_COUNT and its own SHARD_IDS.
+    shard_count: int | None = Field(None, ge=1)
+    shard_ids: Annotated[list[int] | None, NoDecode] = None
+
+    # Delivery of finished jobs (leased, retried with exponential backoff, then undeliverable)
+    delivery_max_attempts: int = Field(8, ge=1)
+    delivery_backoff_s: float = Field(5.0, gt=0)
+    delivery_backoff_max_s: float = Field(600.0, gt=0)
+    delivery_lease_s: float = Field(60.0, ge=3.0)
+    delivery_sweep_s: float = Field(5.0, gt=0)
 
     # Storage
     database_url: str = "sqlite+aiosqlite:///data/nst-bot.db"
@@ -48,7 +59,8 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = Field(3.0, gt=0)
     stale_after_s: float = Field(20.0, gt=0)
     max_crashes: int = Field(2, ge=1)
-    executor_grace_s: float = Field(10.0, gt=0)
+    # Long enough for one 1024 px evaluation on a CPU (> 10 s): SIGKILL only after that.
+    executor_grace_s: float = Field(60.0, gt=0)
     executor_finish_grace_s: float = Field(5.0, ge=0)
 
     # Limits
@@ -67,12 +79,15 @@ class Settings(BaseSettings):
     # Operations
     web_host: str = "127.0.0.1"
     web_port: int = Field(8080, ge=0, le=65535)
+    web_public_url: str | None = None  # the address users reach the web face at (proxy)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("owner_ids", mode="before")
+    @field_validator("owner_ids", "shard_ids", mode="before")
     @classmethod
-    def _split_ids(cls, value: object) -> object:
-        # Allow OWNER_IDS=1,2,3 as well as a JSON list.
+    def _split_ids(cls, value: object, info: ValidationInfo) -> object:
+        # Allow OWNER_IDS=1,2,3 (and SHARD_IDS=0,1) as well as a JSON list.
+        if isinstance(value, str) and not value.strip("[] ") and info.field_name == "shard_ids":
+            return None  # `SHARD_IDS=` in .env: unset, every shard
         if isinstance(value, str):
             return [int(part) for part in value.strip("[] ").replace(" ", "").split(",") if part]
         if isinstance(value, int):
@@ -116,11 +131,38 @@ def _contradictions(s: Settings) -> list[tuple[bool, str]]:
             f"({s.heartbeat_interval_s:g}), or live jobs are requeued as crashed",
         ),
         (
+            s.shard_ids is not None and s.shard_count is None,
+            f"SHARD_IDS ({_ids(s.shard_ids)}) needs SHARD_COUNT (the total over every bot process)",
+        ),
+        (
+            bool(s.shard_ids and s.shard_count and max(s.shard_ids) >= s.shard_count),
+            f"SHARD_IDS ({_ids(s.shard_ids)}) must lie below SHARD_COUNT ({s.shard_count}): "
+            f"shards are numbered 0 to SHARD_COUNT-1",
+        ),
+        (
+            s.shard_ids is not None and (not s.shard_ids or min(s.shard_ids) < 0),
+            f"SHARD_IDS ({_ids(s.shard_ids)}) must name at least one shard, none negative",
+        ),
+        (
+            s.delivery_backoff_s > s.delivery_backoff_max_s,
+            f"DELIVERY_BACKOFF_S ({s.delivery_backoff_s:g}) is longer than DELIVERY_BACKOFF_MAX_S "
+            f"({s.delivery_backoff_max_s:g})",
+        ),
+        (
+            s.delivery_sweep_s >= s.delivery_lease_s,
+            f"DELIVERY_SWEEP_S ({s.delivery_sweep_s:g}) must be shorter than DELIVERY_LEASE_S "
+            f"({s.delivery_lease_s:g}), or a dead process's deliveries wait a whole extra sweep",
+        ),
+        (
             s.executor_finish_grace_s >= s.executor_grace_s,
             f"EXECUTOR_FINISH_GRACE_S ({s.executor_finish_grace_s:g}) must be shorter than "
             f"EXECUTOR_GRACE_S ({s.executor_grace_s:g}), or a finishing job is killed",
         ),
     ]
+
+
+def _ids(ids: list[int] | None) -> str:
+    return ",".join(str(i) for i in ids) if ids is not None else "unset"
 
 
 @lru_cache(maxsize=1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import (
@@ -23,6 +23,9 @@ from prometheus_client import (
 )
 
 from bot.store import Job, JobStatus, Store
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +115,10 @@ def create_app(
     stale_after_s: float = 20.0,
     metrics: Metrics | None = None,
     extra: Callable[[], dict[str, Any]] | None = None,
+    settings: Settings | None = None,
 ) -> web.Application:
-    """The aiohttp application; `extra()` adds informational fields to `/healthz`."""
+    """The aiohttp application; `extra()` adds informational fields to `/healthz`; with
+    `settings`, the web playground (`bot.webui`) is mounted at `/` too."""
     metrics = metrics or Metrics()
 
     async def healthz(request: web.Request) -> web.Response:
@@ -137,6 +142,10 @@ def create_app(
     app[METRICS_KEY] = metrics
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)
+    if settings is not None:
+        from bot import webui  # aiohttp + Jinja2, torch-free; only where it is served
+
+        webui.setup(app, store, settings, on_finished=metrics.observe_job)
     return app
 
 

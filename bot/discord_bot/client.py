@@ -1,4 +1,8 @@
-"""The bot: a discord.py `commands.Bot` wired to the job store.
+"""The bot: a discord.py `commands.AutoShardedBot` wired to the job store.
+
+Shards come from the settings: by default one process runs every shard (as many as Discord
+recommends); with `SHARD_COUNT` and `SHARD_IDS` each of several processes runs its own, and its
+watcher edits and delivers only the jobs of those shards' guilds (`shard_set`).
 
 `setup_hook` registers the persistent buttons, the cogs (with option ranges from the settings)
 and the tree-wide error handler, opens the HTTP session used for attachment downloads, starts
@@ -30,6 +34,7 @@ from bot.discord_bot.views import DYNAMIC_ITEMS
 from bot.discord_bot.watcher import Watcher
 from bot.settings import DEFAULT_API_BASE, Settings
 from bot.store import Job, Store
+from bot.store.shards import ShardSet
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +55,17 @@ def restore_endpoints() -> None:
     discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = _ORIGINAL_ENDPOINTS
 
 
-class NSTBot(commands.Bot):
+def shard_set(settings: Settings) -> ShardSet | None:
+    """The shards whose jobs this process handles; None when it runs every shard."""
+    if settings.shard_count is None:
+        return None  # Discord's recommended count, all in this process: every job is ours
+    ids = frozenset(settings.shard_ids if settings.shard_ids is not None else ())
+    if not ids or ids == frozenset(range(settings.shard_count)):
+        return None  # every shard in this process: no filter needed
+    return ShardSet(settings.shard_count, ids)
+
+
+class NSTBot(commands.AutoShardedBot):
     """The Discord side of nst-bot. `store` must be open; the bot does not close it."""
 
     def __init__(
@@ -63,6 +78,10 @@ class NSTBot(commands.Bot):
         poll_s: float | None = None,
     ) -> None:
         intents = discord.Intents.default()
+        # Unset: discord.py asks Discord for the recommended count and runs every shard here.
+        shards: dict[str, Any] = {"shard_count": settings.shard_count}
+        if settings.shard_ids is not None:
+            shards["shard_ids"] = list(settings.shard_ids)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -71,6 +90,7 @@ class NSTBot(commands.Bot):
             if guild_ready_timeout is not None
             else settings.guild_ready_timeout_s,
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False),
+            **shards,
         )
         self.settings = settings
         self.store = store
@@ -85,6 +105,8 @@ class NSTBot(commands.Bot):
             poll_s=poll_s if poll_s is not None else settings.poll_interval_s,
             edit_interval_s=settings.progress_edit_interval_s,
             queue_refresh_s=settings.queue_refresh_interval_s,
+            sweep_s=settings.delivery_sweep_s,
+            shards=shard_set(settings),
         )
         self._upload_limits: OrderedDict[int, int] = OrderedDict()
         # Test and metrics hooks: called as listener(interaction, error, code) on each failure.

@@ -10,9 +10,11 @@ import logging
 import secrets
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 
+from bot.discord_bot.failures import is_transient
 from bot.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,8 @@ def describe(error: BaseException) -> tuple[str, str]:
         return "check_failed", "🔒 You can't use this command here."
     if isinstance(error, discord.Forbidden):
         return "forbidden", "🔒 Discord didn't let me post here; check my channel permissions."
-    if isinstance(error, discord.HTTPException):
+    if isinstance(error, discord.HTTPException | discord.RateLimited) or is_transient(error):
+        # Includes lost connections and timeouts talking to Discord: not a bug of ours.
         return "discord_error", "Discord had a problem handling that; please try again shortly."
     ref = secrets.token_hex(3)
     log.error("unexpected error (ref %s)", ref, exc_info=error)
@@ -97,7 +100,8 @@ async def send_error(interaction: discord.Interaction, message: str) -> None:
             await interaction.followup.send(message, ephemeral=True)
         else:
             await interaction.response.send_message(message, ephemeral=True)
-    except discord.HTTPException as exc:  # expired token, deleted channel: nothing more to do
+    except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+        # Expired token, deleted channel, lost connection: nothing more to do.
         log.info("could not deliver error message: %s", exc.__class__.__name__)
 
 

@@ -9,6 +9,7 @@ import discord
 
 from bot.discord_bot.progress import format_duration, progress_text
 from bot.store import Job, JobStatus, QueueInfo, Stats
+from bot.store.types import DeliveryState
 
 COLOUR = {
     JobStatus.QUEUED: discord.Colour.light_grey(),
@@ -123,10 +124,24 @@ def job_details(job: Job, info: QueueInfo | None) -> discord.Embed:
         embed.add_field(name="Time", value=format_duration(job.elapsed_s))
     if job.error_message and job.status == JobStatus.FAILED:
         embed.add_field(name="Error", value=job.error_message[:1000], inline=False)
+    delivery = delivery_line(job)
+    if delivery:
+        embed.add_field(name="Delivery", value=delivery, inline=False)
     link = message_link(job)
     if link:
         embed.add_field(name="Result", value=f"[jump to message]({link})")
     return embed
+
+
+def delivery_line(job: Job) -> str | None:
+    """Why a finished job's result has not reached Discord (None once delivered, or before)."""
+    d = job.delivery
+    if d.state == DeliveryState.UNDELIVERABLE:
+        return f"⚠️ Could not be delivered: {d.error or 'no reason recorded'}"[:1000]
+    if d.state in (DeliveryState.PENDING, DeliveryState.DELIVERING) and d.error:
+        when = f", next try {_ts(d.next_at)}" if d.next_at else ""
+        return f"🔁 Delivery retrying (attempt {d.attempts} failed: {d.error}){when}"[:1000]
+    return None
 
 
 def message_link(job: Job) -> str | None:

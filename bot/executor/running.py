@@ -40,6 +40,7 @@ class JobRun:
     ) -> None:
         self.claimed = claimed
         self.job_id: int = claimed.job.id
+        self.token: str | None = claimed.token  # fences every write of this attempt
         self.store = store
         self.worker_id = worker_id
         self.options = options
@@ -139,12 +140,14 @@ class JobRun:
             eta_s=snap.eta_s,
             preview_jpeg=preview.jpeg if preview else None,
             preview_size=(preview.width, preview.height) if preview else None,
+            token=self.token,
         )
         if not owned:
             self.lost()
 
     async def _record(self, outcome: Outcome) -> None:
         store, wid, job_id, reason = self.store, self.worker_id, self.job_id, self.stop.reason
+        token = self.token
         if outcome.kind == "succeeded":
             assert outcome.png is not None
             ok = await retry(
@@ -157,6 +160,7 @@ class JobRun:
                     outcome.elapsed_s,
                     notes=outcome.notes,
                     precision=outcome.precision,
+                    token=token,
                 )
             )
             log.info(
@@ -172,15 +176,16 @@ class JobRun:
             )
         elif outcome.kind == "failed":
             assert outcome.error_code is not None and outcome.error_message is not None
-            await retry(lambda: store.fail(job_id, wid, outcome.error_code, outcome.error_message))
+            code, message = outcome.error_code, outcome.error_message
+            await retry(lambda: store.fail(job_id, wid, code, message, token=token))
             log.info("job %d failed: %s", job_id, outcome.error_code)
         elif reason == "shutdown":
-            await retry(lambda: store.requeue(job_id, wid))
+            await retry(lambda: store.requeue(job_id, wid, token=token))
             log.info("job %d requeued (executor shutting down)", job_id)
         elif reason == "lost":
             log.info("job %d abandoned", job_id)
         else:
-            await retry(lambda: store.mark_cancelled(job_id, wid))
+            await retry(lambda: store.mark_cancelled(job_id, wid, token=token))
             log.info("job %d cancelled", job_id)
 
 

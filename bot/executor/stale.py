@@ -19,10 +19,11 @@ async def requeue_stale(store: Any, settings: Settings) -> list[Any]:
     actions = await store.requeue_stale(settings.stale_after_s, max_crashes=settings.max_crashes)
     for action in actions:
         log.warning(
-            "job %s %s: executor %s went silent (crashes: %d)",
+            "job %s %s: executor %s went silent (crashes: %d%s)",
             action.job_id,
             action.action,
             action.worker_id,
             action.crashes,
+            "" if action.crashed else "; not counted: nothing else of its service outlived it",
         )
     return actions

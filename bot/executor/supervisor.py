@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import random
+import secrets
 import signal
 import socket
 import sys
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from bot.executor.identity import SESSION_ENV
 from bot.executor.settings import SECRET_ENV
 from bot.executor.stale import requeue_stale
 from bot.settings import Settings
@@ -52,8 +54,11 @@ CHILD_SETTINGS = (
 PARENT_PID_ENV = "NST_EXECUTOR_PARENT_PID"
 
 
-def child_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Environment for an executor child: `base` plus the settings it needs, minus secrets."""
+def child_env(
+    settings: Settings, base: Mapping[str, str] | None = None, *, session: str | None = None
+) -> dict[str, str]:
+    """Environment for an executor child: `base` plus the settings it needs, minus secrets;
+    `session` names this supervisor run (crash accounting, `bot.store.recovery`)."""
     env = dict(os.environ if base is None else base)
     for name in [n for n in env if n.upper() in SECRET_ENV]:
         del env[name]
@@ -62,6 +67,8 @@ def child_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict
         if value is not None:
             env[name.upper()] = str(value)
     env[PARENT_PID_ENV] = str(os.getpid())
+    if session is not None:
+        env[SESSION_ENV] = session
     return env
 
 
@@ -114,7 +121,10 @@ class Supervisor:
         self.backoff_max_s = backoff_max_s
         self.stable_after_s = stable_after_s
         self.requeue_interval_s = requeue_interval_s or max(0.5, settings.stale_after_s / 2)
-        self._env = child_env(settings, env)
+        # Every executor of this run shares it: if the whole run dies (the runner was killed,
+        # the host restarted), no executor of it outlives a job, so no crash is counted.
+        self.session = f"sup:{secrets.token_hex(8)}"
+        self._env = child_env(settings, env, session=self.session)
         self._output = output
         self._output_file: IO[bytes] | None = None
         self._store = store
@@ -169,11 +179,18 @@ class Supervisor:
         waits = [asyncio.create_task(p.wait()) for p in procs]
         _, pending = await asyncio.wait(waits, timeout=self.grace_s)
         if pending:
-            log.warning("%d executor(s) ignored SIGTERM; killing them", len(pending))
-            for proc in procs:
-                if proc.returncode is None:
-                    _signal(proc, signal.SIGKILL)
+            log.warning(
+                "%d executor(s) did not stop within EXECUTOR_GRACE_S (%g s); killing them",
+                len(pending),
+                self.grace_s,
+            )
+            killed = [s for s in self._slots if s.proc in procs and s.proc.returncode is None]
+            for slot in killed:
+                _signal(slot.proc, signal.SIGKILL)  # type: ignore[arg-type]
             await asyncio.gather(*waits)
+            # Our own shutdown killed them, not their jobs: requeue those without a crash.
+            for slot in killed:
+                await self._recover(slot, crashed=False)
 
     def alive(self) -> int:
         """How many executor processes are running right now."""
@@ -217,6 +234,10 @@ class Supervisor:
             slot.history.append(code)
             if self._stopping.is_set():
                 return
+            if code != 0:
+                # It died while this supervisor lives: its job's fault or not, it is not the
+                # whole service's, so the crash counts (poison rule). Give the job back now.
+                await self._recover(slot, crashed=True)
             lived = time.monotonic() - slot.started_at
             slot.failures = 1 if lived >= self.stable_after_s else slot.failures + 1
             delay = backoff_delay(slot.failures, self.backoff_base_s, self.backoff_max_s)
@@ -238,6 +259,27 @@ class Supervisor:
                 slot.proc = _ExitedProcess()  # type: ignore[assignment]
                 continue
             self.restarts += 1
+
+    async def _recover(self, slot: _Slot, *, crashed: bool) -> None:
+        """Give back the job of a slot's dead executor (only if that process held the id)."""
+        pid = slot.proc.pid if slot.proc is not None else None
+        try:
+            store = await self._get_store()
+            actions = await store.recover_worker(
+                slot.worker_id, pid=pid, crashed=crashed, max_crashes=self.settings.max_crashes
+            )
+        except Exception:
+            log.exception("could not give back the job of executor %s", slot.worker_id)
+            return
+        for action in actions:
+            log.warning(
+                "job %s %s: executor %s %s (crashes: %d)",
+                action.job_id,
+                action.action,
+                slot.worker_id,
+                "died" if crashed else "was killed at shutdown",
+                action.crashes,
+            )
 
     async def _requeue_loop(self) -> None:
         while True:

@@ -19,6 +19,7 @@ import sys
 import time
 from typing import Any
 
+from bot.executor.identity import executor_session, worker_id_conflict
 from bot.executor.jobrun import INTERNAL_MESSAGE, EngineOptions
 from bot.executor.running import JobRun, retry
 from bot.executor.stale import requeue_stale
@@ -36,10 +37,17 @@ def main(settings: Settings, worker_id: str | None = None, once: bool = False) -
     """Entry point of `nst-bot executor`; returns the process exit code."""
     worker_id = worker_id or f"{socket.gethostname().split('.')[0]}-{os.getpid()}"
     _configure_logging(settings, worker_id)
+    # Until the loop installs its handlers (start-up can take seconds on a busy host), SIGTERM
+    # ends the process cleanly instead of killing it: nothing has been claimed yet.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return asyncio.run(_amain(settings, worker_id, once))
     except KeyboardInterrupt:  # a signal before the loop installed its handlers
         return EXIT_OK
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 async def _amain(settings: Settings, worker_id: str, once: bool) -> int:
@@ -74,6 +82,7 @@ class Worker:
         self.once = once
         self.host = socket.gethostname()
         self.pid = os.getpid()
+        self.session = executor_session()
         self.options = EngineOptions(
             device=None if settings.device == "auto" else settings.device,
             weights=settings.weights,
@@ -95,7 +104,8 @@ class Worker:
             loop.add_signal_handler(sig, self.request_shutdown, sig)
         if self._orphaned():
             return EXIT_OK
-        await self.store.heartbeat(self.worker_id, host=self.host, pid=self.pid)
+        if not await self._register():
+            return EXIT_CONFIG
         started = time.monotonic()
         try:
             device = await asyncio.to_thread(self._warm_up)
@@ -121,7 +131,7 @@ class Worker:
                 except Exception:
                     # A bug here must not leave the job "running" until it looks like a crash.
                     log.exception("job %d: internal error in the executor", claimed.job.id)
-                    await self._fail_internal(claimed.job.id)
+                    await self._fail_internal(claimed.job.id, claimed.token)
         finally:
             background.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -131,9 +141,40 @@ class Worker:
         log.info("executor %s stopped after %d job(s)", self.worker_id, self.jobs_done)
         return EXIT_OK
 
-    async def _fail_internal(self, job_id: int) -> None:
+    async def _register(self) -> bool:
+        """Take over the worker id (refused while another live executor uses it); give back
+        what this id's previous process left running, counting a crash only if it died alone."""
+        problem = await worker_id_conflict(
+            self.store,
+            self.worker_id,
+            host=self.host,
+            pid=self.pid,
+            stale_after_s=self.settings.stale_after_s,
+        )
+        if problem:
+            log.error("%s", problem)
+            return False
+        actions = await self.store.register_worker(
+            self.worker_id,
+            host=self.host,
+            pid=self.pid,
+            session=self.session,
+            max_crashes=self.settings.max_crashes,
+        )
+        for action in actions:
+            log.warning(
+                "job %d %s: this worker id's previous process died holding it (%s)",
+                action.job_id,
+                action.action,
+                "counted as a crash" if action.crashed else "its whole service stopped; no crash",
+            )
+        return True
+
+    async def _fail_internal(self, job_id: int, token: str | None) -> None:
         await retry(
-            lambda: self.store.fail(job_id, self.worker_id, "internal_error", INTERNAL_MESSAGE)
+            lambda: self.store.fail(
+                job_id, self.worker_id, "internal_error", INTERNAL_MESSAGE, token=token
+            )
         )
 
     def request_shutdown(self, sig: int = signal.SIGTERM) -> None:
@@ -221,6 +262,7 @@ class Worker:
                     current.job_id if current else None,
                     host=self.host,
                     pid=self.pid,
+                    token=current.token if current else None,
                 )
                 if current is not None and not owned:
                     current.lost()

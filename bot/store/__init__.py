@@ -44,21 +44,45 @@ Who may see a job (bot.store.visibility, the one policy)
         owner anywhere; a public guild job also by viewers in that guild, from there only
     visible_to(viewer) -> SQL condition on jobs (same rule, for list queries)
     unseen_message(job_id) -> str      # the answer for unseen and missing jobs alike
-    await store.active_jobs(owner_id: int | None = None) -> list[Job]   # queued + running
-    await store.updated_since(since: datetime, limit=200) -> list[Job]  # for progress edits
-        `updated_at > since`, oldest change first. Timestamps come from one clock (on
-        PostgreSQL every process aligns its clock to the server's at open). On SQLite they
-        follow commit order; on PostgreSQL concurrent writers may commit slightly out of
-        order, so re-reading ~2 s of overlap is safer.
+    await store.active_jobs(owner_id: int | None = None, *, shards=None) -> list[Job]
+        queued + running; `shards` (ShardSet): only jobs of guilds on those shards
+    await store.updated_since(since: datetime, limit=200, *, shards=None) -> list[Job]
+        for progress edits: `updated_at > since`, oldest change first. Timestamps come
+        from one clock (on PostgreSQL every process aligns its clock to the server's at
+        open). On SQLite they follow commit order; on PostgreSQL concurrent writers may
+        commit slightly out of order, so re-reading ~2 s of overlap is safer.
     await store.recent_jobs(limit=20, *, owner_id=None, status=None) -> list[Job]  # operators
     await store.stats(guild_id: int | None = None) -> Stats
     await store.executors_online(stale_after_s=20.0) -> int
     await store.workers(stale_after_s: float | None = None) -> list[WorkerInfo]
 
-Delivery
-    await store.undelivered(limit=50) -> list[Job]           # finished, not yet delivered
-    await store.mark_delivered(job_id, message_id: int | None, channel_id: int | None,
-                               via: str) -> bool              # via: interaction|channel|dm|none
+Shards (bot.store.shards): which bot process owns a job
+    shard_of(guild_id: int | None, count) -> int     # (guild_id >> 22) % count; DM (None) → 0
+    ShardSet(count, ids: frozenset[int]); ShardSet.all(count=1)
+    shards.owns(guild_id) -> bool; shards.clause() -> the same rule as SQL on jobs.guild_id
+
+Delivery (leased state; Job.delivery: DeliveryInfo(state, holder, lease_until, attempts,
+next_at, target, error); state None until finished, then DeliveryState pending → delivering →
+delivered | undeliverable, or pending again with next_at after a transient failure)
+    await store.lease_deliveries(holder: str, *, shards: ShardSet | None = None, limit=20,
+                                 lease_s=60.0) -> list[Job]
+        atomically takes due deliveries (pending with next_at NULL or past, or delivering
+        with an expired lease), earliest next attempt (a fresh job's: its finish) first;
+        state delivering, holder, lease_until = now + lease_s, attempts + 1
+    await store.lease_delivery(job_id, holder, *, lease_s=60.0, web=False) -> Job | None
+        (jobs of web-playground owners, `is_web_owner`: only with web=True, for the web face)
+        the same for one job; None when someone holds it, it backs off, or it is done
+    await store.renew_delivery_lease(job_id, holder, *, lease_s) -> bool
+    await store.set_delivery_target(job_id, holder, target: str) -> bool
+        interaction|channel|dm, recorded BEFORE posting, so a takeover retries it first
+    await store.mark_delivered(job_id, holder, message_id: int | None,
+                               channel_id: int | None, via: str) -> bool
+        via: interaction|channel|dm|none; state delivered. Every call after the lease is
+        fenced (state delivering and holder matches) and returns False otherwise.
+    await store.delivery_failed(job_id, holder, *, reason: str, retry_in_s: float | None)
+        -> bool     # None: undeliverable with `reason`; else pending, due in retry_in_s
+    TEMPORARY (until nothing calls them): undelivered(limit=50) and the unfenced
+        mark_delivered(job_id, message_id, channel_id, via)
     await store.expire_interaction_tokens(now: datetime | None = None) -> int
         wipes tokens older than 15 min; Job.interaction.token is then None
 
@@ -71,29 +95,41 @@ Settings
     await store.set_guild_settings(guild_id, **changes) -> GuildSettings
         keys: allowed_channel_ids (Sequence[int]), per_user_queue_limit, max_size
 
-Executor side (every mutating call checks worker_id and returns False when the job is no
-longer this worker's — e.g. it was requeued as stale — so a zombie can't overwrite it)
-    await store.claim(worker_id) -> ClaimedJob | None
+Executor side (every mutating call checks worker_id and the claim's fencing `token=` — the
+executor always passes `ClaimedJob.token`; None checks the worker id only — and returns False
+when the job is no longer this claim's, e.g. it was requeued as stale or another process uses
+the same worker id, so a zombie can't overwrite it)
+    await store.claim(worker_id) -> ClaimedJob | None      # .token: this claim's fence
         atomic and fair: user with fewest running jobs, then longest since last served,
         then oldest job. SQLite: BEGIN IMMEDIATE + UPDATE … RETURNING; PG: SKIP LOCKED.
+    await store.register_worker(worker_id, *, host, pid, session, max_crashes=2)
+        -> list[StaleAction]   # a new process takes the id; its predecessor's jobs go back
     await store.claim_wait(worker_id, *, poll_s=0.1, timeout_s=None,
                            should_stop: Callable[[], bool] | None = None) -> ClaimedJob | None
-    await store.heartbeat(worker_id, job_id: int | None = None, *, host=None, pid=None) -> bool
+    await store.heartbeat(worker_id, job_id: int | None = None, *, host=None, pid=None,
+                          token=None) -> bool
         upserts the worker row; with job_id, refreshes the job's heartbeat and returns
         whether this worker still owns it
     await store.report_progress(job_id, worker_id, *, scale, scales, step, total,
                                 eta_s: float | None, preview_jpeg: bytes | None = None,
-                                preview_size: tuple[int, int] | None = None) -> bool
+                                preview_size: tuple[int, int] | None = None, token=None)
+        -> bool
     await store.is_cancel_requested(job_id) -> bool
     await store.complete(job_id, worker_id, result_png: bytes, width, height, elapsed_s,
-                         *, notes: Sequence[str] = ()) -> bool
-    await store.fail(job_id, worker_id, code: str, message: str) -> bool
-    await store.mark_cancelled(job_id, worker_id) -> bool     # after the engine stopped
-    await store.requeue(job_id, worker_id) -> bool            # SIGTERM: back to queued
+                         *, notes: Sequence[str] = (), precision=None, token=None) -> bool
+    await store.fail(job_id, worker_id, code: str, message: str, *, token=None) -> bool
+    await store.mark_cancelled(job_id, worker_id, *, token=None) -> bool  # engine stopped
+    await store.requeue(job_id, worker_id, *, token=None) -> bool   # SIGTERM: queued, no crash
+        (a finishing job — complete/fail/cancel, here or below — enters delivery "pending")
     await store.requeue_stale(stale_after_s: float, max_crashes: int = 2) -> list[StaleAction]
-        running jobs with a stale heartbeat go back to queued (crashes+1), or fail with
-        code "internal_error" once they have killed `max_crashes` executors (poison rule);
-        a stale job whose cancel was requested becomes cancelled
+        running jobs with a stale heartbeat go back to queued, or fail with code
+        "internal_error" once they have killed `max_crashes` executors (poison rule); a stale
+        job whose cancel was requested becomes cancelled. A crash counts only when another
+        executor of the dead one's host and session (its supervisor run, or for standalone
+        executors the host's boot) heart-beat after the job did: a whole-service crash or a
+        host restart is not the job's fault.
+    await store.recover_worker(worker_id, *, pid=None, crashed: bool, max_crashes=2)
+        -> list[StaleAction]   # the supervisor saw the executor exit: give its job back now
     await store.unregister_worker(worker_id) -> None
 
 Retention and privacy (both in batches: each write transaction holds the lock ~40 ms)
@@ -109,6 +145,7 @@ Retention and privacy (both in batches: each write transaction holds the lock ~4
 from __future__ import annotations
 
 from bot.store.migrate import migrate
+from bot.store.shards import ShardSet, shard_of
 from bot.store.store import Store
 from bot.store.types import (
     ACTIVE_STATUSES,
@@ -117,6 +154,9 @@ from bot.store.types import (
     PRESETS,
     CancelRefused,
     ClaimedJob,
+    DeliveryInfo,
+    DeliveryState,
+    DeliveryTarget,
     GuildSettings,
     ImageBlob,
     InteractionRef,
@@ -133,6 +173,7 @@ from bot.store.types import (
     StoreError,
     UserSettings,
     WorkerInfo,
+    is_web_owner,
 )
 from bot.store.visibility import Viewer, can_rerun, can_see, unseen_message
 
@@ -143,6 +184,9 @@ __all__ = [
     "PRESETS",
     "CancelRefused",
     "ClaimedJob",
+    "DeliveryInfo",
+    "DeliveryState",
+    "DeliveryTarget",
     "GuildSettings",
     "ImageBlob",
     "InteractionRef",
@@ -153,6 +197,7 @@ __all__ = [
     "PurgeResult",
     "QueueInfo",
     "QueueRefused",
+    "ShardSet",
     "StaleAction",
     "Stats",
     "Store",
@@ -163,23 +208,8 @@ __all__ = [
     "WorkerInfo",
     "can_rerun",
     "can_see",
+    "is_web_owner",
     "migrate",
+    "shard_of",
     "unseen_message",
 ]
-
-# Requests from the other helpers go below this line as `# REQUEST(<who>): ...` comments.
-# REQUEST(executor): `await store.check_schema() -> None` — raises `StoreError("schema_missing",
-#   "The database at <url without password> has no nst-bot schema (or an old one); run
-#   `nst-bot migrate`.")` when the tables are missing or the Alembic revision is not head; cheap
-#   (one query). The executor calls it once at start-up because it applies no migrations itself.
-# REQUEST(executor): please keep the idle `claim()` cheap when nothing is queued: a plain read
-#   (`SELECT 1 FROM jobs WHERE status='queued' LIMIT 1`) before taking SQLite's write lock, since
-#   each idle executor polls it every ~100 ms.
-#   DONE(store): `Store.check_schema()` implemented as asked (compares alembic_version to head).
-#   DONE(store): `claim()` first does a plain read (EXISTS queued) and only then BEGIN IMMEDIATE.
-# REQUEST(discord): `await store.users_with_private_default() -> set[int]` — ids of users whose
-#   saved `private` setting is True (one cheap query, e.g. SELECT user_id FROM user_settings WHERE
-#   private). The bot loads it once at start-up so `/stylize` can choose an ephemeral or public
-#   defer without a database read before the 3-second acknowledgement (the bot keeps the set
-#   current itself when /settings changes). The bot already calls it when present.
-#   DONE(store): `users_with_private_default()` implemented as asked.

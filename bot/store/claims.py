@@ -1,12 +1,15 @@
 """Executor-side operations: fair atomic claiming, heartbeats, progress and outcomes.
 
-Every mutation is guarded by `worker_id` and `status == running`, so an executor that lost
-its job (it was requeued as stale while the process hung) cannot overwrite the new attempt.
+Every mutation is guarded by `worker_id`, `status == running` and (as the executor always
+passes it) the claim's fencing `token`, so an executor that lost its job (it was requeued as
+stale while the process hung), or another process using the same worker id, cannot overwrite
+the new attempt. `token=None` checks the worker id only (tests and tools).
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,7 +17,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.store.db import JOB_COLUMNS, Database
+from bot.store.db import FINISHED_DELIVERY, JOB_COLUMNS, Database
 from bot.store.models import Image, JobRow, WorkerRow
 from bot.store.types import ClaimedJob, JobStatus, StoredImage
 
@@ -66,7 +69,11 @@ class ClaimsMixin(Database):
         host: str | None = None,
         pid: int | None = None,
         done: int = 0,
+        session: str | None = None,
+        restart: bool = False,
     ) -> None:
+        """Insert or refresh a worker row; `restart`: a new process takes the id over
+        (started_at and session start again)."""
         now = self.clock()
         if self.is_sqlite:
             from sqlalchemy.dialects.sqlite import insert as dialect_insert
@@ -80,6 +87,7 @@ class ClaimsMixin(Database):
             heartbeat_at=now,
             current_job_id=job_id,
             jobs_done=done,
+            session=session,
         )
         changes: dict[str, Any] = {
             "heartbeat_at": now,
@@ -90,10 +98,13 @@ class ClaimsMixin(Database):
             changes["host"] = host
         if pid is not None:
             changes["pid"] = pid
+        if restart:
+            changes |= {"started_at": now, "session": session, "jobs_done": done}
         await conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=changes))
 
     async def claim(self, worker_id: str) -> ClaimedJob | None:
-        """Atomically take the next job (fair across users) for this executor, or None."""
+        """Atomically take the next job (fair across users) for this executor, or None.
+        The returned `token` fences every later write of this attempt."""
         # Idle executors poll often: look without taking the write lock first.
         async with self.read() as conn:
             if not await conn.scalar(select(exists().where(JobRow.status == JobStatus.QUEUED))):
@@ -102,9 +113,11 @@ class ClaimsMixin(Database):
             # Timestamps are taken inside the write lock so that on SQLite they follow commit
             # order (the bot's `updated_since` watermark relies on it).
             now = self.clock()
+            token = secrets.token_hex(16)
             values = {
                 "status": JobStatus.RUNNING.value,
                 "worker_id": worker_id,
+                "claim_token": token,
                 "attempts": JobRow.attempts + 1,
                 "started_at": now,
                 "heartbeat_at": now,
@@ -150,6 +163,7 @@ class ClaimsMixin(Database):
             job=job,
             content=images[job.content_sha],
             styles=tuple((images[sha], w) for sha, w in job.styles),
+            token=token,
         )
 
     async def claim_wait(
@@ -172,12 +186,15 @@ class ClaimsMixin(Database):
                 return None
             await asyncio.sleep(poll_s)
 
-    def _mine(self, job_id: int, worker_id: str) -> Any:
-        return and_(
+    def _mine(self, job_id: int, worker_id: str, token: str | None = None) -> Any:
+        """SQL: the job is running for this executor (and, given `token`, this very claim:
+        worker ids are chosen by operators and may collide; tokens can't)."""
+        mine = and_(
             JobRow.id == job_id,
             JobRow.worker_id == worker_id,
             JobRow.status == JobStatus.RUNNING.value,
         )
+        return mine if token is None else and_(mine, JobRow.claim_token == token)
 
     async def heartbeat(
         self,
@@ -186,6 +203,7 @@ class ClaimsMixin(Database):
         *,
         host: str | None = None,
         pid: int | None = None,
+        token: str | None = None,
     ) -> bool:
         """Record that this executor lives; with `job_id`, also that the job is alive.
         Returns False when the job is no longer this worker's (stop working on it)."""
@@ -195,7 +213,7 @@ class ClaimsMixin(Database):
                 return True
             result = await conn.execute(
                 update(JobRow)
-                .where(self._mine(job_id, worker_id))
+                .where(self._mine(job_id, worker_id, token))
                 .values(heartbeat_at=self.clock())
             )
             return result.rowcount == 1
@@ -225,9 +243,11 @@ class ClaimsMixin(Database):
         eta_s: float | None,
         preview_jpeg: bytes | None = None,
         preview_size: tuple[int, int] | None = None,
+        token: str | None = None,
     ) -> bool:
         """Store the latest progress (and optionally a small JPEG preview). Callers throttle
         this to about once a second. False when the job is no longer this worker's."""
+        mine = self._mine(job_id, worker_id, token)
         async with self.write() as conn:
             now = self.clock()
             values: dict[str, Any] = {
@@ -242,16 +262,12 @@ class ClaimsMixin(Database):
             }
             old_preview = None
             if preview_jpeg is not None:
-                old_preview = await conn.scalar(
-                    select(JobRow.preview_sha).where(self._mine(job_id, worker_id))
-                )
+                old_preview = await conn.scalar(select(JobRow.preview_sha).where(mine))
                 width, height = preview_size or (0, 0)
                 values["preview_sha"] = await self._put_image(
                     conn, preview_jpeg, "jpeg", width, height
                 )
-            result = await conn.execute(
-                update(JobRow).where(self._mine(job_id, worker_id)).values(**values)
-            )
+            result = await conn.execute(update(JobRow).where(mine).values(**values))
             if old_preview is not None and old_preview != values.get("preview_sha"):
                 await self._delete_orphans(conn, [old_preview])
             if result.rowcount != 1 and "preview_sha" in values:
@@ -264,23 +280,23 @@ class ClaimsMixin(Database):
         worker_id: str,
         values: dict[str, Any],
         result: tuple[bytes, int, int] | None = None,
+        token: str | None = None,
     ) -> bool:
+        mine = self._mine(job_id, worker_id, token)
         async with self.write() as conn:
             now = self.clock()
-            old_preview = await conn.scalar(
-                select(JobRow.preview_sha).where(self._mine(job_id, worker_id))
-            )
-            if old_preview is None and not await conn.scalar(
-                select(exists().where(self._mine(job_id, worker_id)))
-            ):
+            old_preview = await conn.scalar(select(JobRow.preview_sha).where(mine))
+            if old_preview is None and not await conn.scalar(select(exists().where(mine))):
                 return False  # lost the job: don't store a result nobody references
             if result is not None:
                 data, width, height = result
                 values["result_sha"] = await self._put_image(conn, data, "png", width, height)
             await conn.execute(
                 update(JobRow)
-                .where(self._mine(job_id, worker_id))
-                .values(finished_at=now, updated_at=now, preview_sha=None, **values)
+                .where(mine)
+                .values(
+                    finished_at=now, updated_at=now, preview_sha=None, **FINISHED_DELIVERY, **values
+                )
             )
             await self._delete_orphans(conn, [old_preview])
             await self._upsert_worker(conn, worker_id, None, done=1)
@@ -297,6 +313,7 @@ class ClaimsMixin(Database):
         *,
         notes: Sequence[str] = (),
         precision: str | None = None,
+        token: str | None = None,
     ) -> bool:
         """Store the result PNG and mark the job succeeded.
 
@@ -312,16 +329,24 @@ class ClaimsMixin(Database):
                 "precision": precision,
             },
             result=(result_png, width, height),
+            token=token,
         )
 
-    async def fail(self, job_id: int, worker_id: str, code: str, message: str) -> bool:
+    async def fail(
+        self, job_id: int, worker_id: str, code: str, message: str, *, token: str | None = None
+    ) -> bool:
         """Mark the job failed with a stable code and a message for the user."""
         return await self._finish(
             job_id,
             worker_id,
             {"status": JobStatus.FAILED.value, "error_code": code, "error_message": message},
+            token=token,
         )
 
-    async def mark_cancelled(self, job_id: int, worker_id: str) -> bool:
+    async def mark_cancelled(
+        self, job_id: int, worker_id: str, *, token: str | None = None
+    ) -> bool:
         """The executor stopped the job because cancellation was requested."""
-        return await self._finish(job_id, worker_id, {"status": JobStatus.CANCELLED.value})
+        return await self._finish(
+            job_id, worker_id, {"status": JobStatus.CANCELLED.value}, token=token
+        )

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from bot.store.models import Image, JobRow, JobStyle
 from bot.store.types import (
+    DeliveryInfo,
+    DeliveryState,
     InteractionRef,
     Job,
     JobParams,
@@ -26,6 +28,19 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 # Columns of JobRow in a fixed order so that Core selects map straight onto `Job`.
 JOB_COLUMNS = tuple(JobRow.__table__.c)
+
+# Values every write that finishes a job (succeeded, failed, cancelled) sets: the outcome now
+# waits for the bot's delivery (`bot.store.delivery`), and the executor's fencing token ends.
+FINISHED_DELIVERY: dict[str, Any] = {
+    "delivery_state": DeliveryState.PENDING.value,
+    "delivery_holder": None,
+    "delivery_lease_until": None,
+    "delivery_attempts": 0,
+    "delivery_next_at": None,
+    "delivery_target": None,
+    "delivery_error": None,
+    "claim_token": None,
+}
 
 
 def async_url(url: str) -> str:
@@ -301,4 +316,13 @@ def row_to_job(
         content_source_id=owner if r["content_source_id"] is None else r["content_source_id"],
         style_source_ids=tuple(owner if s is None else s for s in style_sources),
         precision=r["precision"],
+        delivery=DeliveryInfo(
+            state=None if r["delivery_state"] is None else DeliveryState(r["delivery_state"]),
+            holder=r["delivery_holder"],
+            lease_until=r["delivery_lease_until"],
+            attempts=r["delivery_attempts"] or 0,
+            next_at=r["delivery_next_at"],
+            target=r["delivery_target"],
+            error=r["delivery_error"],
+        ),
     )

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import insert, select, text, update
 
 from bot.store.admission import AdmissionMixin
-from bot.store.db import JOB_COLUMNS, row_to_job
+from bot.store.db import FINISHED_DELIVERY, JOB_COLUMNS, row_to_job
 from bot.store.models import Image, JobRow
 from bot.store.types import (
     INTERACTION_TOKEN_TTL_S,
@@ -185,10 +185,10 @@ class JobsMixin(AdmissionMixin):
                 raise CancelRefused("not_owner", f"Job #{job_id} is not yours to cancel.")
             if job.status.finished:
                 raise CancelRefused("already_finished", f"Job #{job_id} has already {job.status}.")
+            values: dict[str, object] = {}
             if job.status is JobStatus.QUEUED:
                 values = {"status": JobStatus.CANCELLED.value, "finished_at": now}
-            else:
-                values = {}
+                values |= FINISHED_DELIVERY
             await conn.execute(
                 update(JobRow)
                 .where(JobRow.id == job_id)

@@ -135,6 +135,17 @@ class JobRow(Base):
     delivered_channel_id: Mapped[int | None]
     delivered_via: Mapped[str | None] = mapped_column(String(16))
 
+    # Delivery state machine (bot side; `bot.store.delivery`): NULL until the job finishes.
+    delivery_state: Mapped[str | None] = mapped_column(String(16))
+    delivery_holder: Mapped[str | None] = mapped_column(String(128))
+    delivery_lease_until: Mapped[datetime | None]
+    delivery_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    delivery_next_at: Mapped[datetime | None]
+    delivery_target: Mapped[str | None] = mapped_column(String(16))
+    delivery_error: Mapped[str | None] = mapped_column(Text)
+    # Executor fencing: issued at claim; every executor write must present it.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+
     __table_args__ = (
         Index("ix_jobs_status_created", "status", "created_at"),
         Index("ix_jobs_owner_started", "owner_id", "started_at"),
@@ -149,6 +160,8 @@ class JobRow(Base):
         Index("ix_jobs_preview_sha", "preview_sha"),
         Index("ix_jobs_parent_job_id", "parent_job_id"),
         Index("ix_jobs_content_source_id", "content_source_id"),
+        # The delivery sweep: pending/delivering jobs by next attempt time.
+        Index("ix_jobs_delivery_sweep", "delivery_state", "delivery_next_at"),
     )
 
 
@@ -199,3 +212,6 @@ class WorkerRow(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     current_job_id: Mapped[int | None] = mapped_column(JobId)
     jobs_done: Mapped[int] = mapped_column(Integer, default=0)
+    # What the executor dies together with: its supervisor's run, or (standalone) the host's
+    # boot. Crash accounting compares it (`bot.store.recovery`).
+    session: Mapped[str | None] = mapped_column(String(64))

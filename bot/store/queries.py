@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from bot.store.db import JOB_COLUMNS, Database
 from bot.store.models import JobRow, WorkerRow
+from bot.store.shards import ShardSet
 from bot.store.types import Job, JobStatus, QueueInfo, Stats, WorkerInfo
 from bot.store.visibility import Viewer, visible_to
 
@@ -108,11 +109,16 @@ class QueriesMixin(Database):
         async with self.read() as conn:
             return await self._load_jobs(conn, stmt)
 
-    async def active_jobs(self, owner_id: int | None = None) -> list[Job]:
-        """Queued and running jobs, oldest first (optionally one user's)."""
+    async def active_jobs(
+        self, owner_id: int | None = None, *, shards: ShardSet | None = None
+    ) -> list[Job]:
+        """Queued and running jobs, oldest first (optionally one user's, or only those made
+        in guilds of `shards`)."""
         stmt = select(*JOB_COLUMNS).where(JobRow.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
         if owner_id is not None:
             stmt = stmt.where(JobRow.owner_id == owner_id)
+        if shards is not None:
+            stmt = stmt.where(shards.clause())
         async with self.read() as conn:
             return await self._load_jobs(conn, stmt.order_by(JobRow.id))
 
@@ -128,14 +134,15 @@ class QueriesMixin(Database):
         async with self.read() as conn:
             return await self._load_jobs(conn, stmt.order_by(JobRow.id.desc()).limit(limit))
 
-    async def updated_since(self, since: datetime, limit: int = 200) -> list[Job]:
-        """Jobs changed after `since` (progress, status), oldest change first."""
-        stmt = (
-            select(*JOB_COLUMNS)
-            .where(JobRow.updated_at > since)
-            .order_by(JobRow.updated_at, JobRow.id)
-            .limit(limit)
-        )
+    async def updated_since(
+        self, since: datetime, limit: int = 200, *, shards: ShardSet | None = None
+    ) -> list[Job]:
+        """Jobs changed after `since` (progress, status), oldest change first; with
+        `shards`, only jobs made in guilds of those shards (DMs belong to shard 0)."""
+        stmt = select(*JOB_COLUMNS).where(JobRow.updated_at > since)
+        if shards is not None:
+            stmt = stmt.where(shards.clause())
+        stmt = stmt.order_by(JobRow.updated_at, JobRow.id).limit(limit)
         async with self.read() as conn:
             return await self._load_jobs(conn, stmt)
 
@@ -160,6 +167,7 @@ class QueriesMixin(Database):
             WorkerRow.heartbeat_at,
             WorkerRow.current_job_id,
             WorkerRow.jobs_done,
+            WorkerRow.session,
         ).order_by(WorkerRow.id)
         if stale_after_s is not None:
             cutoff = self.clock() - timedelta(seconds=stale_after_s)

@@ -13,6 +13,12 @@ MAX_STYLES = 4
 INTERACTION_TOKEN_TTL_S = 15 * 60  # Discord interaction tokens are valid for 15 minutes.
 
 
+def is_web_owner(owner_id: int) -> bool:
+    """Owners below zero are web-playground browsers (`bot.webui`), never Discord users (whose
+    ids are positive snowflakes): their results are shown on the job page, never posted."""
+    return owner_id < 0
+
+
 class JobStatus(StrEnum):
     """queued → running → succeeded | failed | cancelled; running → queued on requeue."""
 
@@ -29,6 +35,24 @@ class JobStatus(StrEnum):
 
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class DeliveryState(StrEnum):
+    """How a finished job's outcome reaches Discord: pending → delivering (leased by one bot
+    process) → delivered | undeliverable; delivering → pending again after a transient error."""
+
+    PENDING = "pending"
+    DELIVERING = "delivering"
+    DELIVERED = "delivered"
+    UNDELIVERABLE = "undeliverable"
+
+
+class DeliveryTarget(StrEnum):
+    """Where a delivery attempt posts (recorded before the post; see `set_delivery_target`)."""
+
+    INTERACTION = "interaction"
+    CHANNEL = "channel"
+    DM = "dm"
 
 
 class StoreError(Exception):
@@ -126,6 +150,19 @@ class Progress:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryInfo:
+    """The delivery state machine of a job; `state` is None while the job is not finished."""
+
+    state: DeliveryState | None = None
+    holder: str | None = None  # the bot process holding the lease (or that delivered it)
+    lease_until: datetime | None = None
+    attempts: int = 0  # leases taken so far (each is one attempt)
+    next_at: datetime | None = None  # earliest next attempt after a transient failure
+    target: str | None = None  # interaction | channel | dm: the destination being tried
+    error: str | None = None  # why the last attempt failed (why it is undeliverable)
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
     """A job row, read-only. Timestamps are timezone-aware UTC."""
 
@@ -161,6 +198,7 @@ class Job:
     content_source_id: int  # whose photo the content is (the owner unless stated)
     style_source_ids: tuple[int, ...]  # whose each style image is, in the order of `styles`
     precision: str | None  # "bf16" or "fp32": what the engine ran (set at complete)
+    delivery: DeliveryInfo = DeliveryInfo()
 
     @property
     def finished(self) -> bool:
@@ -174,6 +212,9 @@ class ClaimedJob:
     job: Job
     content: StoredImage
     styles: tuple[tuple[StoredImage, float], ...]
+    # Fencing token issued by this claim: every executor write passes it, so a second process
+    # that happens to use the same worker id (or a zombie of this one) can't touch the job.
+    token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,16 +276,20 @@ class WorkerInfo:
     heartbeat_at: datetime
     current_job_id: int | None
     jobs_done: int
+    session: str | None = None  # the unit it dies with: a supervisor run, or the host's boot
 
 
 @dataclass(frozen=True, slots=True)
 class StaleAction:
-    """What `requeue_stale` did to one job: `requeued` or `failed` (poison rule)."""
+    """What `requeue_stale` (or a worker's recovery) did to one job: `requeued`, `failed`
+    (poison rule) or `cancelled`; `crashes` is the job's count after it (`crashed`: whether
+    this one was counted against the job)."""
 
     job_id: int
     action: str
     worker_id: str | None
     crashes: int
+    crashed: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,13 +35,9 @@ class BotProcess:
         return self.log_path.read_text(errors="replace")
 
 
-@contextlib.asynccontextmanager
-async def bot_process(fake: FakeDiscord, workdir: Path, **env: str) -> AsyncIterator[BotProcess]:
-    """Start `nst-bot run` in `workdir` (its database, data dir and log live there) with `env`
-    added to the fake's; watched by the fake while inside, then SIGTERM and wait for the exit
-    (`proc.returncode` afterwards)."""
-    port = free_port()
-    full_env = {
+def bot_env(fake: FakeDiscord, workdir: Path, port: int, **env: str) -> dict[str, str]:
+    """The child's environment: ours, the fake's, a database and data dir in `workdir`."""
+    return {
         **os.environ,
         **fake.env(),
         "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'nst.db'}",
@@ -50,23 +46,45 @@ async def bot_process(fake: FakeDiscord, workdir: Path, **env: str) -> AsyncIter
         "COOLDOWN_S": "0",
         **env,
     }
-    log_path = workdir / "bot.log"
-    with log_path.open("wb") as log:  # the child keeps its own handle
+
+
+async def start_bot(
+    fake: FakeDiscord, workdir: Path, *, log_name: str = "bot.log", **env: str
+) -> BotProcess:
+    """Start `nst-bot run` in `workdir` with `env` added to the fake's, watched by the fake;
+    output is appended to `workdir/log_name` (a restarted bot keeps one log)."""
+    port = free_port()
+    log_path = workdir / log_name
+    with log_path.open("ab") as log:  # the child keeps its own handle
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "bot.cli",
             "run",
             cwd=workdir,  # keep the repo's .env out of the child's settings
-            env=full_env,
+            env=bot_env(fake, workdir, port, **env),
             stdout=log,
             stderr=asyncio.subprocess.STDOUT,
         )
     fake.watch(proc)
+    return BotProcess(proc, port, log_path)
+
+
+async def stop_bot(fake: FakeDiscord, bot: BotProcess, sig: int = signal.SIGTERM) -> int:
+    """End a bot started by `start_bot` with `sig` (SIGKILL: a crash) and wait; its exit code."""
+    fake.unwatch(bot.proc)  # the process ending from here on is expected
+    if bot.proc.returncode is None:
+        bot.proc.send_signal(sig)
+    return await asyncio.wait_for(bot.proc.wait(), 60)
+
+
+@contextlib.asynccontextmanager
+async def bot_process(fake: FakeDiscord, workdir: Path, **env: str) -> AsyncIterator[BotProcess]:
+    """Start `nst-bot run` in `workdir` (its database, data dir and log live there) with `env`
+    added to the fake's; watched by the fake while inside, then SIGTERM and wait for the exit
+    (`proc.returncode` afterwards)."""
+    bot = await start_bot(fake, workdir, **env)
     try:
-        yield BotProcess(proc, port, log_path)
+        yield bot
     finally:
-        fake.unwatch(proc)  # the process ending from here on is expected
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(proc.wait(), 60)
+        await stop_bot(fake, bot)

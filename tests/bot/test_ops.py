@@ -102,3 +102,36 @@ def test_migrate_command_up_and_down(tmp_path: Path) -> None:
     assert nst_bot(db, "migrate", "base").returncode == 2  # drops every table: needs --yes
     assert nst_bot(db, "migrate", "base", "--yes").returncode == 0
     assert nst_bot(db, "migrate", "head").returncode == 0
+
+
+async def _undeliverable(url: str, job_id: int, result: bytes) -> None:
+    await _run_job(url, job_id, result)
+    store = await Store.open(url)
+    try:
+        assert await store.lease_delivery(job_id, "bot-test") is not None
+        assert await store.delivery_failed(
+            job_id, "bot-test", reason="403 Missing Access in channel 7", retry_in_s=None
+        )
+    finally:
+        await store.close()
+
+
+def test_jobs_shows_delivery_state_and_why_it_failed(tmp_path: Path, fixture_images: Path) -> None:
+    db = f"sqlite:///{tmp_path}/ops.db"
+    content, style = fixture_images / "tubingen.jpg", fixture_images / "starry_night.jpg"
+    ids = []
+    for _ in range(2):
+        done = nst_bot(db, "submit", content, style, "--user", "42", "--size", "64")
+        assert done.returncode == 0, done.stderr
+        ids.append(int(done.stdout.strip()))
+    png = tmp_path / "r.png"
+    Image.new("RGB", (2, 1), (0, 0, 255)).save(png)
+    asyncio.run(_undeliverable(f"sqlite+aiosqlite:///{tmp_path}/ops.db", ids[0], png.read_bytes()))
+
+    listing = nst_bot(db, "jobs")
+    assert listing.returncode == 0, listing.stderr
+    lines = {int(line.split()[0]): line for line in listing.stdout.splitlines()[1:]}
+    failed, queued = lines[ids[0]], lines[ids[1]]
+    assert failed.split()[1] == "succeeded" and " undeliverable " in failed
+    assert "delivery: 403 Missing Access in channel 7" in failed
+    assert queued.split()[1] == "queued" and " - " in queued  # not finished: no delivery yet

@@ -71,3 +71,48 @@ async def test_nst_bot_run_against_fake_discord(tmp_path: Path, fixture_images: 
 async def _slash_when_registered(fake: FakeDiscord, content, style) -> str:
     await fake.wait_until(lambda: "stylize" in fake.commands, timeout=30)
     return await fake.slash("stylize", {"content": content, "style": style})
+
+
+async def test_run_without_a_token_serves_the_playground_with_discord_off(tmp_path: Path):
+    """No DISCORD_TOKEN: `nst-bot run` says how to connect Discord, prints the playground's
+    URL and serves it; /healthz reports Discord off; SIGTERM stops it cleanly."""
+    import asyncio
+    import os
+    import re
+    import signal
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"}
+    env |= {
+        "PYTHONPATH": str(Path(__file__).parents[2]),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'nst.db'}",
+        "DATA_DIR": str(tmp_path / "data"),
+        "EXECUTORS": "0",
+        "WEB_PORT": "0",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", cwd=tmp_path, env=env,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    seen: list[str] = []
+    try:
+        async with asyncio.timeout(60):
+            while not (url := re.search(r"web playground at (http://\S+/)", "".join(seen))):
+                line = (await proc.stderr.readline()).decode()
+                assert line, f"nst-bot run ended early: {''.join(seen)}"
+                seen.append(line)
+        assert "Discord is off" in "".join(seen)
+        assert "put DISCORD_TOKEN in .env" in "".join(seen)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url[1]) as page:
+                assert page.status == 200
+                assert "<form" in await page.text()
+            async with http.get(url[1] + "healthz") as health:
+                assert (await health.json())["discord_ready"] == "off"
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        rest = await asyncio.wait_for(proc.stderr.read(), 30)
+        await asyncio.wait_for(proc.wait(), 30)
+    assert proc.returncode == 0, "".join(seen) + rest.decode()

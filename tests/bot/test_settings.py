@@ -51,25 +51,6 @@ def test_env_example_documents_every_setting():
         assert f"{name.upper()}=" in example, f"{name.upper()} missing from .env.example"
 
 
-def test_run_without_token_explains_how_to_get_one(tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run"],
-        cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(Path(__file__).parents[2])},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode != 0
-    assert "DISCORD_TOKEN is not set" in proc.stderr
-    assert "applications.commands" in proc.stderr
-
-
 CONTRADICTIONS = {
     "size": ({"default_size": 2048, "max_size": 1024}, "DEFAULT_SIZE (2048)", "MAX_SIZE (1024)"),
     "guild_share": (
@@ -92,7 +73,36 @@ CONTRADICTIONS = {
         "EXECUTOR_FINISH_GRACE_S (10)",
         "EXECUTOR_GRACE_S (10)",
     ),
+    "shard_ids_alone": ({"shard_ids": "1"}, "SHARD_IDS (1)", "SHARD_COUNT"),
+    "shard_out_of_range": (
+        {"shard_ids": "0,2", "shard_count": 2},
+        "SHARD_IDS (0,2)",
+        "SHARD_COUNT (2)",
+    ),
+    "backoff": (
+        {"delivery_backoff_s": 900, "delivery_backoff_max_s": 600},
+        "DELIVERY_BACKOFF_S (900)",
+        "DELIVERY_BACKOFF_MAX_S (600)",
+    ),
+    "sweep": (
+        {"delivery_sweep_s": 30, "delivery_lease_s": 30},
+        "DELIVERY_SWEEP_S (30)",
+        "DELIVERY_LEASE_S (30)",
+    ),
 }
+
+
+def test_shard_settings_are_parsed(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SHARD_COUNT", "4")
+    monkeypatch.setenv("SHARD_IDS", "1, 3")
+    s = Settings()
+    assert (s.shard_count, s.shard_ids) == (4, [1, 3])
+    monkeypatch.setenv("SHARD_IDS", "")  # `SHARD_IDS=` in .env: every shard
+    assert Settings().shard_ids is None
+    monkeypatch.delenv("SHARD_COUNT")
+    monkeypatch.delenv("SHARD_IDS")
+    assert (Settings().shard_count, Settings().shard_ids) == (None, None)
 
 
 @pytest.mark.parametrize("case", sorted(CONTRADICTIONS))

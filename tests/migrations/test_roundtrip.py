@@ -12,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from bot.store import Store, StoreError, migrate
+from bot.store import DeliveryState, Store, StoreError, migrate
 from bot.store.migrate import current_revision, head_revision, sync_url
 from bot.store.models import Base
 from tests.bot.store.helpers import submit
@@ -191,5 +191,71 @@ def test_upgrade_from_0001_keeps_jobs_and_reads_missing_sources_as_the_owner(
             assert conn.scalar(text("SELECT count(*) FROM job_styles")) == 1
             columns = {c["name"] for c in inspect(conn).get_columns("jobs")}
             assert "content_source_id" not in columns and "owner_id" in columns
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_to_0003_puts_finished_jobs_into_the_delivery_state_machine(
+    empty_url: str,
+) -> None:
+    """Finished and delivered → delivered; finished, not delivered → pending; others none."""
+    migrate(empty_url, "0002")
+    engine = create_engine(sync_url(empty_url))
+    now = "2026-01-01 00:00:00"
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO images (sha, data, fmt, width, height, size_bytes, created_at) "
+                    "VALUES (:sha, :data, 'png', 1, 1, 1, :now)"
+                ),
+                {"sha": "c" * 64, "data": b"x", "now": now},
+            )
+            for job_id, status, delivered in (
+                (1, "queued", None),
+                (2, "succeeded", now),
+                (3, "failed", None),
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO jobs (id, owner_id, status, content_sha, size, preset, "
+                        "style_strength, preserve_colors, init, private, dm_on_done, attempts, "
+                        "crashes, progress_scale, progress_scales, progress_step, "
+                        "progress_total, created_at, updated_at, delivered_at) VALUES (:id, 42, "
+                        ":status, :c, 64, 'fast', 1.0, false, 'content', false, false, 0, 0, "
+                        "0, 0, 0, 0, :now, :now, :delivered)"
+                    ),
+                    {
+                        "id": job_id,
+                        "status": status,
+                        "c": "c" * 64,
+                        "now": now,
+                        "delivered": delivered,
+                    },
+                )
+    finally:
+        engine.dispose()
+    migrate(empty_url)
+
+    async def states() -> list[object]:
+        store = await Store.open(empty_url)
+        try:
+            jobs = [await store.get_job(i) for i in (1, 2, 3)]
+            return [(j.delivery.state, j.delivery.attempts) for j in jobs if j is not None]
+        finally:
+            await store.close()
+
+    assert asyncio.run(states()) == [
+        (None, 0),
+        (DeliveryState.DELIVERED, 0),
+        (DeliveryState.PENDING, 0),
+    ]
+    migrate(empty_url, "0002")  # and back down, keeping the rows
+    engine = create_engine(sync_url(empty_url))
+    try:
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM jobs")) == 3
+            columns = {c["name"] for c in inspect(conn).get_columns("jobs")}
+            assert "delivery_state" not in columns and "claim_token" not in columns
     finally:
         engine.dispose()

@@ -7,8 +7,10 @@ import io
 from PIL import Image
 
 from bot.discord_bot.delivery import fit_upload
+from bot.store.types import DeliveryState
 from tests.bot.discord_bot.conftest import BotEnv, started_bot
 from tests.bot.discord_bot.test_buttons import result_png
+from tests.bot.discord_bot.test_commands import answer
 from tests.bot.discord_bot.test_stylize_flow import queued_card, submit
 
 
@@ -53,14 +55,22 @@ async def test_closed_channel_falls_back_to_dm(env):
     assert (await env.store.get_job(job_id)).delivered_via == "dm"
 
 
-async def test_nowhere_to_deliver_is_recorded_not_retried_forever(env):
+async def test_nowhere_to_deliver_is_undeliverable_with_its_reason(env):
     fake = env.fake
     await queued_with_expired_token(env)
     fake.forbid_channel(fake.channel_id)
     fake.close_dms(fake.alice)
     job_id = await run_one(env)
-    await fake.wait_until(lambda: env.bot.watcher.deliveries.get("none"), timeout=10)
-    assert (await env.store.get_job(job_id)).delivered_via == "none"
+    await fake.wait_until(lambda: env.bot.watcher.outcomes.get("undeliverable"), timeout=10)
+    job = await env.store.get_job(job_id)
+    assert job.delivery.state == DeliveryState.UNDELIVERABLE and job.delivered_at is None
+    assert "channel refused (403, code 50001)" in job.delivery.error
+    assert "DM refused (403, code 50007)" in job.delivery.error
+    assert job.delivery.attempts == 1  # refusals for good are not retried
+    posts = len(fake.find("POST", r"/channels/\d+/messages"))
+    shown = await answer(fake, await fake.slash("job", {"job_id": job_id}), "Delivery")
+    assert "Could not be delivered" in shown.text() and "DM refused" in shown.text()
+    assert len(fake.find("POST", r"/channels/\d+/messages")) == posts  # nothing retried
 
 
 async def test_failed_job_reports_its_reason(env):
@@ -83,7 +93,8 @@ async def test_restart_mid_job_delivers_after_restart(fake_discord, store, setti
         claimed = await store.claim("w1")
     # The bot is down while the job finishes.
     await store.complete(claimed.job.id, "w1", result_png(), 64, 48, 0.1)
-    assert [j.id for j in await store.undelivered()] == [claimed.job.id]
+    pending = await store.get_job(claimed.job.id)
+    assert pending.delivery.state == DeliveryState.PENDING and pending.delivery.attempts == 0
     async with started_bot(fake, store, settings) as bot:
         final = await fake.wait_until(
             lambda: (m := fake.original(iid)) and "ready" in m.content and m

@@ -65,6 +65,13 @@ async def test_supervisor_restarts_a_killed_executor_and_stops_cleanly(
 
         await wait_for(replaced, 30, "the supervisor to restart box-1")
         assert sup.restarts == 1
+
+        async def registered() -> bool:
+            # Past start-up (imports take seconds on a busy host): SIGTERM now means a clean
+            # stop, which the end of this test checks.
+            return any(w.id == "box-1" and w.pid == sup.pids()[0] for w in await store.workers())
+
+        await wait_for(registered, 90, "the new box-1 to register")
         assert sup._slots[0].history == [-signal.SIGKILL]
 
         # The pool still works after the restart.
