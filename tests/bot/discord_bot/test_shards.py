@@ -5,6 +5,7 @@ only its shard's jobs (DMs: shard 0), so every result is posted once, by its own
 from __future__ import annotations
 
 import contextlib
+from datetime import timedelta
 
 import pytest
 
@@ -64,6 +65,14 @@ async def test_two_shards_on_one_database_each_deliver_their_own_jobs(tmp_path):
             active = {k: await stores[k].active_jobs(shards=bots[k].watcher.shards) for k in (0, 1)}
             assert {j.guild_id for j in active[0]} == {int(guilds[0]), None}
             assert {j.guild_id for j in active[1]} == {int(guilds[1])}
+            # Nor are their progress edits: the watcher polls changes of its own shards only.
+            since = min(j.created_at for j in active[0] + active[1]) - timedelta(seconds=1)
+            changed = {
+                k: await stores[k].updated_since(since, shards=bots[k].watcher.shards)
+                for k in (0, 1)
+            }
+            assert {j.id for j in changed[0]} == {j.id for j in active[0]}
+            assert {j.id for j in changed[1]} == {j.id for j in active[1]}
             while (claimed := await stores[0].claim("w1")) is not None:
                 await stores[0].complete(
                     claimed.job.id, "w1", result_png(), 64, 48, 0.1, token=claimed.token
