@@ -81,8 +81,6 @@ delivered | undeliverable, or pending again with next_at after a transient failu
         fenced (state delivering and holder matches) and returns False otherwise.
     await store.delivery_failed(job_id, holder, *, reason: str, retry_in_s: float | None)
         -> bool     # None: undeliverable with `reason`; else pending, due in retry_in_s
-    TEMPORARY (until nothing calls them): undelivered(limit=50) and the unfenced
-        mark_delivered(job_id, message_id, channel_id, via)
     await store.expire_interaction_tokens(now: datetime | None = None) -> int
         wipes tokens older than 15 min; Job.interaction.token is then None
 

@@ -155,19 +155,7 @@ class DeliveryMixin(Database):
         return await self._fenced_update(job_id, holder, delivery_target=target)
 
     # ------------------------------------------------------------------ outcomes
-    async def mark_delivered(self, job_id: int, *args: Any, **kwargs: Any) -> bool:
-        """Record where the outcome went; False when `holder` no longer holds the lease.
-
-        `mark_delivered(job_id, holder, message_id, channel_id, via)`; via: interaction,
-        channel, dm or none (nothing could be posted and nothing needs to be).
-        TEMPORARY: the unfenced form `mark_delivered(job_id, message_id, channel_id, via)`
-        (a non-str second argument) still works until the Discord side has switched.
-        """
-        if "holder" in kwargs or (args and isinstance(args[0], str)):
-            return await self._mark_delivered(job_id, *args, **kwargs)
-        return await self._mark_delivered_unfenced(job_id, *args, **kwargs)
-
-    async def _mark_delivered(
+    async def mark_delivered(
         self,
         job_id: int,
         holder: str,
@@ -175,6 +163,9 @@ class DeliveryMixin(Database):
         channel_id: int | None,
         via: str,
     ) -> bool:
+        """Record where the outcome went; False when `holder` no longer holds the lease.
+        via: interaction, channel, dm or none (nothing could be posted and nothing needs
+        to be)."""
         _check_via(via)
         async with self.write() as conn:
             now = self.clock()
@@ -194,27 +185,6 @@ class DeliveryMixin(Database):
                     "updated_at": now,
                 },
             )
-
-    async def _mark_delivered_unfenced(
-        self, job_id: int, message_id: int | None, channel_id: int | None, via: str
-    ) -> bool:
-        _check_via(via)
-        async with self.write() as conn:
-            now = self.clock()
-            result = await conn.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.delivered_at.is_(None))
-                .values(
-                    delivery_state=DeliveryState.DELIVERED.value,
-                    delivery_lease_until=None,
-                    delivered_at=now,
-                    delivered_message_id=message_id,
-                    delivered_channel_id=channel_id,
-                    delivered_via=via,
-                    updated_at=now,
-                )
-            )
-            return result.rowcount == 1
 
     async def delivery_failed(
         self, job_id: int, holder: str, *, reason: str, retry_in_s: float | None
@@ -236,26 +206,7 @@ class DeliveryMixin(Database):
                 }
             return await self._fenced(conn, job_id, holder, values)
 
-    # ------------------------------------------------------------------ legacy, tokens
-    async def undelivered(self, limit: int = 50) -> list[Job]:
-        """Finished jobs whose outcome has not been delivered yet, oldest first.
-        TEMPORARY: replaced by `lease_deliveries`; removed once the bot no longer calls it."""
-        stmt = (
-            select(*JOB_COLUMNS)
-            .where(
-                JobRow.status.in_([s.value for s in FINISHED_STATUSES]),
-                JobRow.delivered_at.is_(None),
-                or_(
-                    JobRow.delivery_state.is_(None),
-                    JobRow.delivery_state != DeliveryState.UNDELIVERABLE.value,
-                ),
-            )
-            .order_by(JobRow.finished_at, JobRow.id)
-            .limit(limit)
-        )
-        async with self.read() as conn:
-            return await self._load_jobs(conn, stmt)
-
+    # ------------------------------------------------------------------ tokens
     async def expire_interaction_tokens(self, now: datetime | None = None) -> int:
         """Wipe interaction tokens past their expiry (they are secrets); returns how many."""
         now = now or self.clock()

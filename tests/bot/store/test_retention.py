@@ -92,22 +92,21 @@ async def test_interaction_tokens_expire(store: Store) -> None:
     assert job_a and job_a.interaction and job_a.interaction.token is None
 
 
-async def test_undelivered_until_marked(store: Store) -> None:
+async def test_pending_until_marked_delivered(store: Store) -> None:
     a, b = await submit(store, 1, "a"), await submit(store, 2, "b")
-    assert await store.undelivered() == []
+    assert await store.lease_deliveries("bot") == []  # nothing finished yet
     await _finish(store, a, b"ra")
     await store.request_cancel(b, 2)
-    pending = await store.undelivered()
+    pending = await store.lease_deliveries("bot")
     assert [j.id for j in pending] == [a, b]
     assert pending[0].status is JobStatus.SUCCEEDED and pending[1].status is JobStatus.CANCELLED
-    assert await store.mark_delivered(a, 777, 888, "interaction")
-    assert not await store.mark_delivered(a, 777, 888, "interaction")  # only once
-    assert [j.id for j in await store.undelivered()] == [b]
+    assert await store.mark_delivered(a, "bot", 777, 888, "interaction")
+    assert not await store.mark_delivered(a, "bot", 777, 888, "interaction")  # only once
     job = await store.get_job(a)
     assert job and (job.delivered_message_id, job.delivered_channel_id) == (777, 888)
     assert job.delivered_via == "interaction" and job.delivered_at is not None
     with pytest.raises(ValueError):
-        await store.mark_delivered(b, None, None, "carrier-pigeon")
+        await store.mark_delivered(b, "bot", None, None, "carrier-pigeon")
 
 
 # -- forgetting follows the images, not only the owner ------------------------------------
