@@ -78,8 +78,10 @@ async def test_waiting_cards_follow_the_queue(fake_discord, tmp_path):
     try:
         async with started_bot(fake, store, settings) as bot:
             env = BotEnv(fake, bot, store, settings)
-            iids = [await submit(env, user=user) for user in (fake.alice, fake.bob)]
-            cards = [await queued_card(env, iid) for iid in iids]
+            iids, cards = [], []
+            for user in (fake.alice, fake.bob):  # one after the other: alice's is first in line
+                iids.append(await submit(env, user=user))
+                cards.append(await queued_card(env, iids[-1]))
             assert "Position **2** of 2" in cards[1].content
             # Nothing moved: a few refresh rounds later the cards were not edited again.
             edits = [c.edits for c in cards]
