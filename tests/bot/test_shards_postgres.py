@@ -106,7 +106,7 @@ async def _wait_jobs(fake: FakeDiscord, store: Store, n: int) -> None:
     async def stored():
         return len(await store.recent_jobs(limit=100)) >= n
 
-    await fake.wait_until(stored, timeout=60, poll_s=0.1)
+    await fake.wait_until(stored, timeout=180, poll_s=0.1)  # two bots + torch start on 2 cores
 
 
 def _all_delivered(store: Store):
