@@ -16,6 +16,8 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -145,6 +147,11 @@ class JobRow(Base):
     delivery_error: Mapped[str | None] = mapped_column(Text)
     # Executor fencing: issued at claim; every executor write must present it.
     claim_token: Mapped[str | None] = mapped_column(String(32))
+    # "user" when the app acts through a user install where it is not a guild member: it can
+    # only answer through the interaction (then a DM), never post in the channel.
+    install_context: Mapped[str | None] = mapped_column(String(8))
+    # The interaction's `attachment_size_limit` in bytes (NULL: Discord's default).
+    upload_limit: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index("ix_jobs_status_created", "status", "created_at"),
@@ -199,6 +206,8 @@ class GuildSettingsRow(Base):
     allowed_channel_ids: Mapped[str] = mapped_column(Text, default="")  # comma-separated ids
     per_user_queue_limit: Mapped[int | None] = mapped_column(Integer)
     max_size: Mapped[int | None] = mapped_column(Integer)
+    # Public jobs of this guild are shown at /g/<guild id> (admins turn it on, `/config`).
+    gallery: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime]
 
 
@@ -215,3 +224,35 @@ class WorkerRow(Base):
     # What the executor dies together with: its supervisor's run, or (standalone) the host's
     # boot. Crash accounting compares it (`bot.store.recovery`).
     session: Mapped[str | None] = mapped_column(String(64))
+
+
+class Thumbnail(Base):
+    """A downscaled copy of a stored image, made once (gallery pages, history cards)."""
+
+    __tablename__ = "thumbnails"
+
+    image_sha: Mapped[str] = mapped_column(
+        String(64), ForeignKey("images.sha", ondelete="CASCADE"), primary_key=True
+    )
+    side: Mapped[int] = mapped_column(Integer, primary_key=True)  # longest side in px
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    fmt: Mapped[str] = mapped_column(String(16))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class ServerStyle(Base):
+    """A style painting a guild's admins added to that guild's style library (`/config`)."""
+
+    __tablename__ = "server_styles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int]
+    name: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    image_sha: Mapped[str] = mapped_column(String(64), ForeignKey("images.sha"), index=True)
+    added_by: Mapped[int] = mapped_column(index=True)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("guild_id", "name", name="uq_server_styles_guild_name"),)

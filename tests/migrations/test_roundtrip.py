@@ -18,7 +18,16 @@ from bot.store.models import Base
 from tests.bot.store.helpers import submit
 from tests.bot.store.pg import fresh_database
 
-TABLES = {"images", "jobs", "job_styles", "user_settings", "guild_settings", "workers"}
+TABLES = {
+    "images",
+    "jobs",
+    "job_styles",
+    "user_settings",
+    "guild_settings",
+    "workers",
+    "thumbnails",
+    "server_styles",
+}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
