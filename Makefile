@@ -19,7 +19,7 @@ ENV_EXECUTORS := $(shell sed -n -E "s/^[[:space:]]*(export[[:space:]]+)?EXECUTOR
 RUN_EXECUTORS := $(or $(EXECUTORS),$(ENV_EXECUTORS),1)
 RUN_STAMP     := $(if $(shell [ '$(RUN_EXECUTORS)' -le 0 ] 2>/dev/null && echo bot),$(BOT_STAMP),$(ENGINE_STAMP))
 
-.PHONY: run test lint bench bench-gpu bench-queue bench-bot bench-chaos install install-engine install-bot clean
+.PHONY: run test lint bench bench-gpu bench-queue bench-bot bench-chaos bench-web install install-engine install-bot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,10 @@ bench-queue: $(STAMP)
 
 bench-bot: $(STAMP)
 	$(BIN)/python -m tests.bot.discord_bot.bench $(BENCH_ARGS)
+
+# Gallery page p50/p99 over 10 000 stored jobs and the bot loop's lag under 50 web clients.
+bench-web: $(STAMP)
+	$(BIN)/python -m bot.webui.bench $(BENCH_ARGS)
 
 # 200 jobs through bot and executor SIGKILLs and Discord 429/500/resets: deliveries, duplicates,
 # lost, and p50/p99/max from finished to delivered (several minutes on 2 cores).

@@ -84,7 +84,8 @@ def _cmd_ops(name: str) -> Callable[[argparse.Namespace, Settings], int]:
     def handler(args: argparse.Namespace, settings: Settings) -> int:
         from bot import ops
 
-        return getattr(ops, name)(args, settings)
+        command: Callable[[argparse.Namespace, Settings], int] = getattr(ops, name)
+        return command(args, settings)
 
     return handler
 
@@ -128,7 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.db:
         settings = settings.model_copy(update={"database_url": args.db})
-    return args.handler(args, settings)
+    handler: Callable[[argparse.Namespace, Settings], int] = args.handler
+    return handler(args, settings)
 
 
 def _load_settings(command: str) -> Settings:

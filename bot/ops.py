@@ -26,12 +26,13 @@ from bot.store import (
     Store,
     migrate,
 )
+from bot.store.types import MAX_STRENGTH, MIN_STRENGTH
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
 def add_subcommands(
-    sub: argparse._SubParsersAction, make_handler: Callable[[str], Handler]
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], make_handler: Callable[[str], Handler]
 ) -> None:
     """Register the operator subcommands on the `nst-bot` parser."""
     p = sub.add_parser("submit", help="queue a style-transfer job and print its id")
@@ -42,7 +43,12 @@ def add_subcommands(
     p.add_argument("--channel", type=int, default=None)
     p.add_argument("--size", type=int, default=None, help="long side of the output in px")
     p.add_argument("--preset", choices=PRESETS, default=None)
-    p.add_argument("--strength", type=float, default=1.0, help="style strength (0.1-10)")
+    p.add_argument(
+        "--strength",
+        type=float,
+        default=1.0,
+        help=f"style strength ({MIN_STRENGTH:g}-{MAX_STRENGTH:g})",
+    )
     p.add_argument("--weights", default=None, help="comma-separated weights, one per style")
     p.add_argument("--preserve-colors", action="store_true")
     p.add_argument("--seed", type=int, default=None)

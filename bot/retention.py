@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 
 if TYPE_CHECKING:
-    from bot.store import PurgeResult, Store
+    from bot.store import PurgeResult
+    from bot.store.ports import BotStore
 
 log = logging.getLogger("bot.retention")
 
 
-async def purge_once(store: Store, retention_days: float) -> PurgeResult | None:
+async def purge_once(store: BotStore, retention_days: float) -> PurgeResult | None:
     """Purge once and log what went; a database error is logged (not raised) and None is
     returned, so that the next scheduled run simply tries again."""
     try:
@@ -48,7 +49,7 @@ async def purge_once(store: Store, retention_days: float) -> PurgeResult | None:
     return done
 
 
-async def purge_loop(store: Store, retention_days: float, interval_s: float) -> None:
+async def purge_loop(store: BotStore, retention_days: float, interval_s: float) -> None:
     """Purge now and then every `interval_s` seconds, until cancelled."""
     while True:
         await purge_once(store, retention_days)

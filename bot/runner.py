@@ -62,7 +62,7 @@ async def _main(settings: Settings, executors: int) -> int:
         bot.finished_listeners.append(metrics.observe_job)
     supervisor = Supervisor(settings, executors, store=store) if executors > 0 else None
 
-    def extra() -> dict:
+    def extra() -> dict[str, object]:
         return {
             "discord_ready": bot.is_ready() if bot else "off",
             "executors_supervised": supervisor.alive() if supervisor else 0,
@@ -102,12 +102,12 @@ async def _main(settings: Settings, executors: int) -> int:
         done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
         if bot_task is not None and bot_task in done:
-            exc = bot_task.exception()
-            if isinstance(exc, discord.LoginFailure):
+            ended = bot_task.exception()
+            if isinstance(ended, discord.LoginFailure):
                 log.error("Discord rejected DISCORD_TOKEN; check the token in .env")
                 code = EXIT_CONFIG
-            elif exc is not None:
-                log.error("the bot stopped: %s", exc.__class__.__name__, exc_info=exc)
+            elif ended is not None:
+                log.error("the bot stopped: %s", ended.__class__.__name__, exc_info=ended)
                 code = EXIT_ERROR
         else:
             log.info("signal received: shutting down")

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from nst_engine.params import MIN_SIZE, PRESET, SIZE, by_name
+
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 
 
@@ -53,9 +55,9 @@ class Settings(BaseSettings):
     # auto: bf16 VGG passes where the device has native bf16 (nst_engine.precision), else fp32.
     bf16: Literal["auto", "true", "false"] = "auto"
     engine_threads: int = Field(0, ge=0)
-    default_size: int = Field(512, ge=64)
-    max_size: int = Field(1024, ge=64)
-    default_preset: Literal["fast", "standard", "high"] = "standard"
+    default_size: int = Field(SIZE.default, ge=MIN_SIZE)
+    max_size: int = Field(1024, ge=MIN_SIZE)
+    default_preset: str = PRESET.default  # one of nst_engine.params.PRESET's choices
     heartbeat_interval_s: float = Field(3.0, gt=0)
     stale_after_s: float = Field(20.0, gt=0)
     max_crashes: int = Field(2, ge=1)
@@ -80,6 +82,7 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(8080, ge=0, le=65535)
     web_public_url: str | None = None  # the address users reach the web face at (proxy)
+    web_jobs_per_ip_hour: int = Field(30, ge=1)  # web jobs one address may queue per hour
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("owner_ids", "shard_ids", mode="before")
@@ -94,6 +97,13 @@ class Settings(BaseSettings):
             return [value]
         return value
 
+    @field_validator("default_preset")
+    @classmethod
+    def _known_preset(cls, value: str) -> str:
+        if problem := PRESET.problem(value):
+            raise ValueError(problem)
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         # Settings that contradict each other stop start-up, naming both.
@@ -101,6 +111,12 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def job_default(self, name: str) -> object:
+        """The default of the job parameter `name` (nst_engine.params): the operator's
+        DEFAULT_SIZE / DEFAULT_PRESET for those two, the engine's default for the others."""
+        operator: dict[str, object] = {"size": self.default_size, "preset": self.default_preset}
+        return operator[name] if name in operator else by_name()[name].default
 
     @property
     def token(self) -> str | None:

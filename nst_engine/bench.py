@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import TypedDict
 
-from nst_engine.precision import AUTO, BF16, PRECISIONS
+from nst_engine.precision import AUTO, BF16, FP32, PRECISIONS
 from nst_engine.precision import resolve as resolve_precision
 
 # The reference images, looked for (after --images and $NST_BENCH_IMAGES) relative to the
@@ -50,8 +50,8 @@ class StepTimes(TypedDict):
     peak_mb: float
 
 
-# size -> (this engine's measurement, pastiche's)
-Measured = dict[int, tuple[StepTimes, StepTimes]]
+# size -> (this engine's fp32 measurement, pastiche's, this engine's bf16 one or None)
+Measured = dict[int, tuple[StepTimes, StepTimes, StepTimes | None]]
 
 
 def _images_dir(arg: str | None) -> Path:
@@ -108,7 +108,7 @@ def child_engine(
 
         autocast = bf16_autocast
 
-    target = transfer._style_target(enc, [(style, 1.0, "s")], (w, h), 1.0, None, "", dev, autocast)
+    target = transfer.style_target(enc, [(style, 1.0, "s")], (w, h), dev=dev, autocast=autocast)
     with torch.no_grad():
         feats = enc(c, CONTENT_LAYERS)
     obj = Objective(
@@ -171,7 +171,7 @@ def child_pastiche(size: int, steps: int, device: str, images: Path) -> StepTime
     return {"w": w, "h": h, "step_s": step, "eval_s": step, "peak_mb": _peak_mb(device)}
 
 
-def _run_child(kind: str, size: int, args: argparse.Namespace) -> StepTimes:
+def _run_child(kind: str, size: int, args: argparse.Namespace, precision: str = FP32) -> StepTimes:
     cmd = [
         sys.executable,
         "-m",
@@ -186,6 +186,8 @@ def _run_child(kind: str, size: int, args: argparse.Namespace) -> StepTimes:
         str(args.threads),
         "--images",
         str(args.images),
+        "--precision",
+        precision,
     ]
     if args.device:
         cmd += ["--device", args.device]
@@ -197,74 +199,29 @@ def _run_child(kind: str, size: int, args: argparse.Namespace) -> StepTimes:
 
 
 def section_per_step(args: argparse.Namespace) -> tuple[str, Measured]:
+    """This engine's s/step and s/eval in fp32 (and bf16 where native) beside pastiche's."""
+    import torch
+
+    bf16 = resolve_precision(AUTO, torch.device(args.device))[0] == BF16
     rows = [
-        "| size (w×h) | engine s/step | engine s/eval | engine peak MB | pastiche s/step "
-        "| pastiche peak MB | pastiche ÷ engine (per eval) |",
-        "|---|---|---|---|---|---|---|",
+        "| size (w×h) | engine s/step | engine s/eval | engine bf16 s/eval | engine peak MB "
+        "| pastiche s/step | pastiche peak MB | pastiche ÷ engine (per eval, fp32) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     measured: Measured = {}
     for size in args.sizes:
         ours = _run_child("engine", size, args)
+        ours_bf16 = _run_child("engine", size, args, BF16) if bf16 else None
         theirs = _run_child("pastiche", size, args)
-        measured[size] = (ours, theirs)
+        measured[size] = (ours, theirs, ours_bf16)
+        bf16_eval = f"{ours_bf16['eval_s']:.3f}" if ours_bf16 else "–"
         rows.append(
             f"| {size} ({ours['w']}×{ours['h']}) | {ours['step_s']:.3f} | {ours['eval_s']:.3f} "
-            f"| {ours['peak_mb']:.0f} | {theirs['step_s']:.3f} | {theirs['peak_mb']:.0f} "
-            f"| {theirs['step_s'] / ours['eval_s']:.2f}× |"
+            f"| {bf16_eval} | {ours['peak_mb']:.0f} | {theirs['step_s']:.3f} "
+            f"| {theirs['peak_mb']:.0f} | {theirs['step_s'] / ours['eval_s']:.2f}× |"
         )
         print(rows[-1], file=sys.stderr, flush=True)
     return "\n".join(rows), measured
-
-
-def section_quality(args: argparse.Namespace, pastiche_512: float | None) -> str:
-    from PIL import Image
-
-    from nst_engine.metrics import score
-    from nst_engine.transfer import stylize
-
-    if pastiche_512 is None:
-        pastiche_512 = _run_child("pastiche", 512, args)["step_s"]
-    budget = pastiche_512 * 1000
-    rows = [
-        f"1000 single-scale pastiche L-BFGS steps at 512 px: {pastiche_512:.3f} s × 1000 = "
-        f"**{budget:.0f} s**; target ≤ 1/8 = **{budget / 8:.0f} s**.",
-        "",
-        "| pair | wall s | ÷ 1000 steps | steps | evals | content (≤ target) | style (≤ target) "
-        "| meets |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    pairs = {"reference": PAIRS, "extra": EXTRA_PAIRS, "all": PAIRS + EXTRA_PAIRS}[args.pairs]
-    for c_name, s_name in pairs:
-        content = Image.open(args.images / f"{c_name}.jpg").convert("RGB")
-        style = Image.open(args.images / f"{s_name}.jpg").convert("RGB")
-        t = time.perf_counter()
-        result = stylize(
-            content,
-            [style],
-            size=512,
-            preset=args.preset,
-            device=args.device,
-            precision=args.precision,
-        )
-        wall = time.perf_counter() - t
-        if args.save:
-            Path(args.save).mkdir(parents=True, exist_ok=True)
-            result.image.save(Path(args.save) / f"{c_name}__{s_name}.png")
-        m = score(result.image, content, style)
-        if (c_name, s_name) in PAIRS:
-            tc, ts = TARGETS[c_name]
-            ok = m.content <= tc and m.style <= ts and wall <= budget / 8
-            scores, meets = f"{m.content:.3f} ≤ {tc} | {m.style:.3f} ≤ {ts}", "yes" if ok else "no"
-        else:
-            # No reference: show how far the plain content image is from the style instead.
-            before = score(content, content, style).style
-            scores, meets = f"{m.content:.3f} | {m.style:.3f} (photo: {before:.3f})", "–"
-        rows.append(
-            f"| {c_name} × {s_name} | {wall:.0f} | 1/{budget / wall:.1f} | {result.steps} "
-            f"| {result.evaluations} | {scores} | {meets} |"
-        )
-        print(rows[-1], file=sys.stderr, flush=True)
-    return "\n".join(rows)
 
 
 def conv_flops(w: int, h: int, last: str = "relu5_1") -> float:
@@ -315,26 +272,38 @@ def measure_conv_gflops(
 
 
 def section_floor(args: argparse.Namespace, measured: Measured) -> str:
+    """Per-evaluation conv floor from measured 3×3 conv throughput, fp32 and bf16."""
     from PIL import Image
 
     from nst_engine.transfer import work_size
 
-    gflops = measure_conv_gflops(args.device or "cpu")
+    device = args.device or "cpu"
+    gflops = {FP32: measure_conv_gflops(device), BF16: measure_conv_gflops(device, BF16)}
     size0 = Image.open(args.images / "tubingen.jpg").size
     rows = [
-        f"Measured 3×3 conv throughput: **{gflops:.1f} GFLOP/s**.",
+        f"Measured 3×3 conv throughput: **{gflops[FP32]:.1f} GFLOP/s fp32**, "
+        f"**{gflops[BF16]:.1f} GFLOP/s bf16**.",
         "",
-        "| size (w×h) | GFLOP per eval | floor s/eval | engine s/eval | engine ÷ floor |",
-        "|---|---|---|---|---|",
+        "| size (w×h) | GFLOP per eval | floor s/eval fp32 | floor s/eval bf16 "
+        "| engine s/eval fp32 | engine ÷ floor fp32 | engine s/eval bf16 | engine ÷ floor bf16 |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for size in args.sizes:
         w, h = work_size(*size0, size)
         flops = conv_flops(w, h) / 1e9
-        floor = flops / gflops
-        ours = measured.get(size, (None,))[0]
-        ratio = f"{ours['eval_s'] / floor:.2f}×" if ours else "–"
-        eng = f"{ours['eval_s']:.3f}" if ours else "–"
-        rows.append(f"| {size} ({w}×{h}) | {flops:.1f} | {floor:.3f} | {eng} | {ratio} |")
+        floor = {p: flops / g for p, g in gflops.items()}
+        ours = measured.get(size)
+        cells = []
+        for p, times in ((FP32, ours[0] if ours else None), (BF16, ours[2] if ours else None)):
+            if times is None:
+                cells += ["–", "–"]
+            else:
+                cells += [f"{times['eval_s']:.3f}", f"{times['eval_s'] / floor[p]:.2f}×"]
+        rows.append(
+            f"| {size} ({w}×{h}) | {flops:.1f} | {floor[FP32]:.3f} | {floor[BF16]:.3f} | "
+            + " | ".join(cells)
+            + " |"
+        )
     return "\n".join(rows)
 
 
@@ -345,18 +314,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=5, help="timed steps per per-step measurement")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--device", default=None, help="cpu, cuda (default: auto)")
-    p.add_argument("--preset", default="standard")
+    p.add_argument(
+        "--preset", action="append", help="quality runs' preset (repeatable; default standard)"
+    )
     p.add_argument(
         "--precision",
+        action="append",
         choices=PRECISIONS,
-        default=AUTO,
-        help="VGG passes of the quality runs (auto: bf16 where native)",
+        help="VGG passes of the quality runs (repeatable; default auto: bf16 where native)",
     )
     p.add_argument(
         "--pairs",
         choices=("reference", "extra", "all"),
         default="reference",
         help="quality pairs: the two with reference thresholds, four without, or all six",
+    )
+    p.add_argument(
+        "--pair",
+        action="append",
+        metavar="CONTENT:STYLE",
+        help="quality: only these pairs (image names, e.g. tubingen:starry_night)",
     )
     p.add_argument("--images", default=None, help="folder with the reference images")
     p.add_argument("--save", default=None, help="folder to save the quality outputs in")
@@ -374,8 +351,12 @@ def main(argv: list[str] | None = None) -> int:
 
         args.device = str(select_device(None))
     if args.child:
-        fn = child_engine if args.child == "engine" else child_pastiche
-        print(json.dumps(fn(args.size, args.steps, args.device, args.images)))
+        if args.child == "engine":
+            precision = args.precision[0] if args.precision else FP32
+            times = child_engine(args.size, args.steps, args.device, args.images, precision)
+        else:
+            times = child_pastiche(args.size, args.steps, args.device, args.images)
+        print(json.dumps(times))
         return 0
 
     sections = args.section or list(SECTIONS)
@@ -390,14 +371,10 @@ def main(argv: list[str] | None = None) -> int:
         table, measured = section_per_step(args)
         parts += ["", "### Per step (single scale, tubingen × starry_night)", "", table]
     if "quality" in sections:
+        from nst_engine.bench_quality import section_quality
+
         p512 = measured[512][1]["step_s"] if 512 in measured else None
-        ran, _ = resolve_precision(args.precision, torch.device(args.device))
-        parts += [
-            "",
-            f"### Time to quality (`{args.preset}` preset, 512 px, {ran})",
-            "",
-            section_quality(args, p512),
-        ]
+        parts += ["", "### Time to quality (512 px)", "", section_quality(args, p512)]
     if "floor" in sections:
         parts += [
             "",

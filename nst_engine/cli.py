@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import inspect
+import dataclasses
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nst_engine.errors import ImageError, NSTError
 from nst_engine.images import decode_image
 from nst_engine.install import INSTALL_HINT, missing_packages
+from nst_engine.options import StylizeOptions
+from nst_engine.params import JOB_PARAMS, Param
 from nst_engine.precision import BF16, PRECISIONS
 
 if TYPE_CHECKING:
@@ -19,13 +22,16 @@ if TYPE_CHECKING:
     from nst_engine.results import Progress
 
 
-def _library_defaults() -> dict[str, object]:
-    from nst_engine.transfer import stylize
+# How a run computes (not job parameters): `stylize` keywords the CLI passes when given.
+RUN_OPTIONS = ("device", "weights", "optimizer", "style_scale", "precision")
 
+
+def _library_defaults() -> dict[str, object]:
+    """The engine's defaults for how a run computes (weights, precision), for the help."""
     return {
-        name: p.default
-        for name, p in inspect.signature(stylize).parameters.items()
-        if p.default is not inspect.Parameter.empty
+        f.name: f.default
+        for f in dataclasses.fields(StylizeOptions)
+        if f.default is not dataclasses.MISSING
     }
 
 
@@ -43,7 +49,59 @@ def _split_style(spec: str) -> tuple[str, float]:
     return spec, 1.0
 
 
-def _parser(defaults: dict[str, object]) -> argparse.ArgumentParser:
+def _checked(param: Param[Any]) -> Callable[[str], object]:
+    """An argparse `type` that parses the value and refuses it as the store would."""
+
+    def convert(text: str) -> object:
+        try:
+            value = param.type(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a valid {param.label}: {text!r}") from None
+        if problem := param.problem(value):
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    convert.__name__ = param.label  # argparse names the type in its own messages
+    return convert
+
+
+def _help(param: Param[Any]) -> str:
+    lo, hi = param.minimum, param.maximum
+    span = f", {lo:g}-{hi:g}" if lo is not None and hi is not None else ""
+    span = f", at least {lo:g}" if lo is not None and hi is None else span
+    shown = param.default is not None and param.type is not bool
+    default = f" ({param.default})" if shown else ""
+    return f"{param.description[0].lower()}{param.description[1:]}{span}{default}"
+
+
+def add_job_arguments(
+    p: argparse.ArgumentParser, params: Iterable[Param[Any]] = JOB_PARAMS
+) -> None:
+    """One option per job parameter (`nst_engine.params`): flag, type, range, choices, help.
+    Each defaults to None (not given); values outside a range are refused by argparse."""
+    for param in params:
+        flags = [f"--{param.option_name.replace('_', '-')}"]
+        if param.short_flag:
+            flags.insert(0, param.short_flag)
+        if param.type is bool:
+            p.add_argument(
+                *flags, dest=param.name, action="store_true", default=None, help=_help(param)
+            )
+        elif param.choices:
+            p.add_argument(*flags, dest=param.name, choices=param.choices, help=_help(param))
+        else:
+            p.add_argument(
+                *flags,
+                dest=param.name,
+                type=_checked(param),
+                metavar=param.option_name.upper(),
+                help=_help(param),
+            )
+
+
+def _parser(
+    defaults: dict[str, object], params: Iterable[Param[Any]] = JOB_PARAMS
+) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="nst",
         description="Neural style transfer (Gatys et al.): VGG19 features, L-BFGS on the pixels.",
@@ -51,26 +109,7 @@ def _parser(defaults: dict[str, object]) -> argparse.ArgumentParser:
     p.add_argument("content", help="content image")
     p.add_argument("styles", nargs="+", metavar="STYLE[:WEIGHT]", help="style image(s), weighted")
     p.add_argument("-o", "--output", required=True, help="output file (PNG)")
-    p.add_argument("-s", "--size", type=int, help=f"long side in px ({defaults['size']})")
-    p.add_argument(
-        "-p",
-        "--preset",
-        choices=("fast", "standard", "high"),
-        help=f"quality/speed ({defaults['preset']})",
-    )
-    p.add_argument(
-        "--strength",
-        type=float,
-        dest="style_strength",
-        help=f"style strength 0.1-10 ({defaults['style_strength']})",
-    )
-    p.add_argument(
-        "--preserve-colors", action="store_true", default=None, help="keep the content's colours"
-    )
-    p.add_argument(
-        "--init", choices=("content", "noise", "blend"), help=f"starting image ({defaults['init']})"
-    )
-    p.add_argument("--seed", type=int, help="random seed (reproducible on one device)")
+    add_job_arguments(p, params)
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps (auto)")
     p.add_argument(
         "--weights", help=f"caffe, torchvision or a state-dict path ({defaults['weights']})"
@@ -137,19 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    names = (
-        "size",
-        "preset",
-        "style_strength",
-        "preserve_colors",
-        "init",
-        "seed",
-        "device",
-        "weights",
-        "optimizer",
-        "style_scale",
-        "precision",
-    )
+    names = (*(p.name for p in JOB_PARAMS), *RUN_OPTIONS)
     kwargs = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     out = Path(args.output)
     bar = None if args.quiet else tqdm(total=1, unit="step", dynamic_ncols=True, file=sys.stderr)

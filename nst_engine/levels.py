@@ -23,7 +23,6 @@ from nst_engine.vgg import CONTENT_LAYERS, VGGEncoder
 CONTENT_WEIGHT = 1.0
 STYLE_WEIGHT = 7.0
 TV_WEIGHT = 1.0
-LAYER_WEIGHTS: dict[str, float] | None = None  # None: every style layer contributes equally
 FIRST_STEP = 0.05  # largest pixel change of the first (gradient-descent) L-BFGS step
 HISTORY = 32
 # Layers the finest level also scores at the previous level's size (None: all style layers).
@@ -96,52 +95,90 @@ class PyramidObjective:
 
 
 @dataclass
+class _Level:
+    """One pyramid level being optimised: where it sits in the plan, and its size."""
+
+    i: int
+    plan: Sequence[int]
+    budgets: Sequence[int]
+    h: int
+    w: int
+    # Loss terms per evaluated loss, kept on the device: read back only when reported.
+    parts_at: dict[float, torch.Tensor] = field(default_factory=dict)
+
+    @property
+    def budget(self) -> int:
+        return self.budgets[self.i]
+
+    def eta(self, per_iter: float, remaining_here: int) -> float:
+        """Seconds left: this level's remaining steps, then the finer levels' budgets."""
+        return per_iter * remaining_here + sum(
+            per_iter * b * (self.plan[j] / self.plan[self.i]) ** 2
+            for j, b in enumerate(self.budgets[self.i + 1 :], start=self.i + 1)
+        )
+
+
+@dataclass(kw_only=True)
 class LevelRunner:
-    """State shared across the pyramid levels of one `stylize` call; runs one level at a time."""
+    """State shared across the pyramid levels of one `stylize` call; runs one level at a time.
+
+    `preview_every` > 0 attaches a preview to the progress report every that many steps, at
+    the end of each level, and (`preview_interval_s` > 0) once that long since the last one.
+    """
 
     encoder: VGGEncoder
     preset: Preset
     dev: torch.device
     autocast: Autocast | None
-    callback: Callable[[Progress], None] | None
-    preview_every: int
-    should_stop: Callable[[], bool] | None
-    t0: float
     optimizer: str
     tv_weight: float
     style_weight: float
+    t0: float
+    callback: Callable[[Progress], None] | None = None
+    should_stop: Callable[[], bool] | None = None
+    preview_every: int = 0
+    preview_interval_s: float = 0.0
     steps: int = 0
     evals: int = 0
     fell_back_to_fp32: bool = False  # bf16 gave a non-finite loss; fp32 from then on
     sizes: list[tuple[int, int]] = field(default_factory=list)
     scale_steps: list[int] = field(default_factory=list)
+    _last_preview_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._last_preview_at = self.t0  # the first preview comes a level or an interval in
 
     def scale(
         self,
         i: int,
         plan: Sequence[int],
         budgets: Sequence[int],
-        c: torch.Tensor,
+        *,
+        content: torch.Tensor,
         target: StyleTarget,
         start: torch.Tensor,
         coarse: tuple[torch.Tensor, StyleTarget] | None = None,
     ) -> torch.Tensor:
-        """Optimise one pyramid level from `start`; returns the accepted iterate.
+        """Optimise level `i` of `plan` from `start`; returns the accepted iterate.
 
         With `coarse` = (content, style target) of a smaller size, the objective also scores
         the image downscaled to that size (see `PyramidObjective`).
         """
-        _, _, h, w = c.shape
-        fine = self._objective(c, target)
+        _, _, h, w = content.shape
+        level = _Level(i, plan, budgets, h, w)
+        fine = self._objective(content, target)
         if coarse is None:
             objective = PyramidObjective(fine)
         else:
             small_c, small_target = coarse
             small = self._objective(small_c, small_target, COARSE_LAYERS)
             objective = PyramidObjective(fine, small, (small_c.shape[-2], small_c.shape[-1]))
+        return self._optimise(level, self._func(objective, level), start)
+
+    def _func(self, objective: PyramidObjective, level: _Level) -> Func:
+        """The loss-and-gradient function L-BFGS calls, on flat pixel vectors."""
         channels_last = prefers_channels_last(self.dev)
-        # Loss terms per evaluated loss, kept on the device: read back only when reported.
-        parts_at: dict[float, torch.Tensor] = {}
+        h, w, parts_at = level.h, level.w, level.parts_at
 
         def func(flat: torch.Tensor) -> tuple[float, torch.Tensor]:
             if self.should_stop is not None and self.should_stop():
@@ -169,7 +206,7 @@ class LevelRunner:
                 parts_at.pop(next(iter(parts_at)))
             return loss, grad.reshape(-1)
 
-        return self._optimise(i, plan, budgets, func, start, parts_at, h, w)
+        return func
 
     def _objective(
         self,
@@ -186,23 +223,12 @@ class LevelRunner:
             content_weight=CONTENT_WEIGHT,
             style_weight=self.style_weight,
             tv_weight=self.tv_weight,
-            layer_weights=LAYER_WEIGHTS,
             style_layers=style_layers,
             autocast=self.autocast,
         )
 
-    def _optimise(
-        self,
-        i: int,
-        plan: Sequence[int],
-        budgets: Sequence[int],
-        func: Func,
-        start: torch.Tensor,
-        parts_at: dict[float, torch.Tensor],
-        h: int,
-        w: int,
-    ) -> torch.Tensor:
-        budget = budgets[i]
+    def _optimise(self, level: _Level, func: Func, start: torch.Tensor) -> torch.Tensor:
+        budget = level.budget
         opt: Adam | LBFGS
         if self.optimizer == "adam":
             opt = Adam(func, start)
@@ -210,54 +236,49 @@ class LevelRunner:
             opt = LBFGS(func, start, history=HISTORY, first_step=FIRST_STEP)
         scale_t0 = time.perf_counter()
         losses = [opt.f]
-        p = self.preset
         for k in range(1, budget + 1):
             if not opt.step():
                 break
             self.steps += 1
             losses.append(opt.f)
-            stalled = k >= max(p.min_iterations, p.stall_window) and losses[
-                -p.stall_window - 1
-            ] - opt.f < p.stall_tol * abs(opt.f)
-            if opt.evals > 3 * budget:
-                stalled = True
+            stalled = self.preset.stalled(losses, k) or opt.evals > 3 * budget
             remaining_here = 0 if stalled or k == budget else budget - k
-            total = self.steps + remaining_here + sum(budgets[i + 1 :])
-            per_iter = (time.perf_counter() - scale_t0) / k
-            eta = per_iter * remaining_here + sum(
-                per_iter * b * (plan[j] / plan[i]) ** 2
-                for j, b in enumerate(budgets[i + 1 :], start=i + 1)
-            )
-            self._report(i, plan, opt, parts_at, total, eta, h, w)
+            total = self.steps + remaining_here + sum(level.budgets[level.i + 1 :])
+            eta = level.eta((time.perf_counter() - scale_t0) / k, remaining_here)
+            self._report(level, opt, total, eta, last=remaining_here == 0)
             if stalled:
                 break
         self.evals += opt.evals
-        self.sizes.append((w, h))
+        self.sizes.append((level.w, level.h))
         self.scale_steps.append(opt.iterations)
-        return opt.x.view(1, 3, h, w).clamp(0, 1)
+        return opt.x.view(1, 3, level.h, level.w).clamp(0, 1)
+
+    def _wants_preview(self, last: bool) -> bool:
+        """Every `preview_every` steps, at a level's end, or when the last one is too old."""
+        if self.preview_every <= 0:
+            return False
+        now = time.perf_counter()
+        interval = self.preview_interval_s
+        due = interval > 0 and now - self._last_preview_at >= interval
+        if last or due or self.steps % self.preview_every == 0:
+            self._last_preview_at = now
+            return True
+        return False
 
     def _report(
-        self,
-        i: int,
-        plan: Sequence[int],
-        opt: Adam | LBFGS,
-        parts_at: dict[float, torch.Tensor],
-        total: int,
-        eta: float,
-        h: int,
-        w: int,
+        self, level: _Level, opt: Adam | LBFGS, total: int, eta: float, *, last: bool
     ) -> None:
         if self.callback is None:
             return
-        terms = parts_at.get(opt.f)
+        terms = level.parts_at.get(opt.f)
         content, style, tv = terms.tolist() if terms is not None else (math.nan,) * 3
         preview = None
-        if self.preview_every > 0 and self.steps % self.preview_every == 0:
-            preview = to_image(opt.x.view(1, 3, h, w))
+        if self._wants_preview(last):
+            preview = to_image(opt.x.view(1, 3, level.h, level.w))
         self.callback(
             Progress(
-                scale=i + 1,
-                scales=len(plan),
+                scale=level.i + 1,
+                scales=len(level.plan),
                 step=self.steps,
                 total_steps=total,
                 loss=opt.f,

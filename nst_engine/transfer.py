@@ -6,6 +6,8 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -16,24 +18,24 @@ from nst_engine.convert import scaled_size, to_image, to_tensor
 from nst_engine.device import available_memory_bytes, configure, is_oom, select_device
 from nst_engine.errors import Cancelled, OutOfMemoryError
 from nst_engine.levels import STYLE_WEIGHT, TV_WEIGHT, LevelRunner
-from nst_engine.losses import Autocast, StyleTarget, gram, image_key, style_cache
+from nst_engine.losses import Autocast, StyleTarget, TargetCache, gram, image_key, style_cache
+from nst_engine.options import StylizeOptions
 from nst_engine.precision import BF16, FP32
-from nst_engine.precision import parse as parse_precision
 from nst_engine.precision import resolve as resolve_precision
-from nst_engine.presets import MIN_LONG_SIDE, get_preset, pyramid
+from nst_engine.presets import MIN_LONG_SIDE, get_preset
 from nst_engine.results import Progress, StylizeResult
+from nst_engine.style_cache import StyleTargetCache
 from nst_engine.vgg import STYLE_LAYERS, VGGEncoder, load_encoder
 
 MIN_SHORT_SIDE = 32  # relu5_1 sees 1/16 of the input; keep its map at least 2 px wide
 BYTES_PER_PIXEL = 3200  # measured-ish: VGG activations + grads + L-BFGS history, fp32
-MULTI_RES = True
-INITS = ("content", "noise", "blend")
-OPTIMIZERS = ("lbfgs", "adam")
 
 StyleSpec = Image.Image | tuple[Image.Image, float]
+# (image, weight, content hash) of each style image.
+KeyedStyle = tuple[Image.Image, float, str]
 
 
-def _styles(styles: Sequence[StyleSpec]) -> list[tuple[Image.Image, float]]:
+def _styles(styles: Sequence[StyleSpec]) -> list[KeyedStyle]:
     if isinstance(styles, Image.Image):
         styles = [styles]
     out = []
@@ -41,7 +43,8 @@ def _styles(styles: Sequence[StyleSpec]) -> list[tuple[Image.Image, float]]:
         img, weight = spec if isinstance(spec, tuple) else (spec, 1.0)
         if not (weight > 0 and math.isfinite(weight)):
             raise ValueError(f"style weights must be positive numbers, got {weight!r}")
-        out.append((img.convert("RGB"), float(weight)))
+        img = img.convert("RGB")
+        out.append((img, float(weight), image_key(img)))
     if not out:
         raise ValueError("at least one style image is needed")
     return out
@@ -61,16 +64,25 @@ def estimate_bytes(width: int, height: int) -> int:
     return width * height * BYTES_PER_PIXEL + 200 * 2**20
 
 
-def _style_target(
+def style_target(
     encoder: VGGEncoder,
-    styles: list[tuple[Image.Image, float, str]],
+    styles: Sequence[KeyedStyle],
     size: tuple[int, int],
-    style_scale: float,
-    content_small: torch.Tensor | None,
-    content_key: str,
+    *,
     dev: torch.device,
-    autocast: Autocast | None,
+    style_scale: float = 1.0,
+    content_small: torch.Tensor | None = None,
+    content_key: str = "",
+    autocast: Autocast | None = None,
+    cache: StyleTargetCache | TargetCache | None = None,
 ) -> StyleTarget:
+    """The (blended) Gram target of `styles` for an output of `size` (w, h).
+
+    With `content_small` (and its hash `content_key`) each style is first recoloured to the
+    content's colours (preserve-colours mode). Targets come from `cache` (None: the
+    process-wide `losses.style_cache`) when present.
+    """
+    cache = style_cache if cache is None else cache
     targets = []
     for img, weight, key in styles:
         # Long side = the output's long side × style_scale (neural-style's convention, and the
@@ -84,8 +96,9 @@ def _style_target(
             encoder.source,
             encoder.pooling,
             str(dev),
+            content_key,
+            bool(autocast),
         )
-        cache_key += (content_key, bool(autocast))
 
         def compute(img: Image.Image = img, sw: int = sw, sh: int = sh) -> dict[str, torch.Tensor]:
             s = to_tensor(img.resize((sw, sh), Image.Resampling.LANCZOS), dev)
@@ -96,10 +109,41 @@ def _style_target(
             with torch.no_grad():
                 return {k: gram(v) for k, v in feats.items()}
 
-        targets.append(
-            (StyleTarget.from_grams(style_cache.get_or_compute(cache_key, compute)), weight)
-        )
+        targets.append((StyleTarget.from_grams(cache.get_or_compute(cache_key, compute)), weight))
     return targets[0][0] if len(targets) == 1 else StyleTarget.blend(targets)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LevelInputs:
+    """The content and style images of one call, resized for any pyramid level."""
+
+    encoder: VGGEncoder
+    dev: torch.device
+    content: Image.Image
+    styles: Sequence[KeyedStyle]
+    options: StylizeOptions
+    content_key: str = ""  # the content's hash, when styles are recoloured to it
+    style_cache: StyleTargetCache | None = None  # the caller's, kept across calls
+
+    def content_at(self, w: int, h: int) -> torch.Tensor:
+        return to_tensor(self.content.resize((w, h), Image.Resampling.LANCZOS), self.dev)
+
+    def at(self, long_side: int, autocast: Autocast | None) -> tuple[torch.Tensor, StyleTarget]:
+        """The content image and the style target at one pyramid level's long side."""
+        c = self.content_at(*work_size(*self.content.size, long_side))
+        keep = self.options.preserve_colors
+        target = style_target(
+            self.encoder,
+            self.styles,
+            (c.shape[-1], c.shape[-2]),
+            dev=self.dev,
+            style_scale=self.options.style_scale,
+            content_small=c if keep else None,
+            content_key=self.content_key,
+            autocast=autocast,
+            cache=self.style_cache,
+        )
+        return c, target
 
 
 def _init_image(content: torch.Tensor, init: str, generator: torch.Generator) -> torch.Tensor:
@@ -111,151 +155,85 @@ def _init_image(content: torch.Tensor, init: str, generator: torch.Generator) ->
     return (0.5 * content + 0.5 * noise).clamp_(0, 1)  # blend
 
 
+def _generator(seed: int | None) -> torch.Generator:
+    """The noise generator of `init` noise/blend: seeded, or from a random seed."""
+    return torch.Generator().manual_seed(
+        seed if seed is not None else int(torch.randint(0, 2**62, (1,)))
+    )
+
+
+def _autocast(ran: str, dev: torch.device) -> Autocast | None:
+    if ran != BF16:
+        return None
+
+    def bf16_autocast() -> torch.autocast:
+        return torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
+
+    return bf16_autocast
+
+
 def stylize(
     content: Image.Image,
     styles: Sequence[StyleSpec],
+    options: StylizeOptions | None = None,
     *,
-    size: int = 512,
-    preset: str = "standard",
-    style_strength: float = 1.0,
-    preserve_colors: bool = False,
-    init: str = "content",
-    seed: int | None = None,
-    device: str | None = None,
-    weights: str = "caffe",
-    precision: str | bool = "auto",
     callback: Callable[[Progress], None] | None = None,
-    preview_every: int = 0,
     should_stop: Callable[[], bool] | None = None,
-    optimizer: str = "lbfgs",
-    style_scale: float = 1.0,
-    tv_weight: float | None = None,
+    style_cache: StyleTargetCache | None = None,
+    **fields: Any,
 ) -> StylizeResult:
     """Render `content` in the style of `styles` (images or (image, weight) pairs).
 
-    `size` is the long side of the output; `preset` picks the coarse-to-fine pyramid and the
-    per-scale budgets; `style_strength` multiplies the default style/content balance
-    (0.1–10). `precision` ("auto", "bf16", "fp32"; see `nst_engine.precision`) sets the VGG
-    passes' dtype; the result records the one that ran. Raises `Cancelled` within one
-    evaluation of `should_stop()` turning true, and `OutOfMemoryError` only when even the
-    smallest size does not fit.
+    `options` (a `StylizeOptions`; its fields may also be given as keywords, which override
+    it) says what to render: size, preset, strength, precision, ...; the result records the
+    precision that ran. `callback` gets a `Progress` after every accepted step. Raises
+    `ValueError` for invalid options, `Cancelled` within one evaluation of `should_stop()`
+    turning true, and `OutOfMemoryError` only when even the smallest size does not fit.
+    `style_cache`: style Gram targets kept across calls (an executor passes its own, so a
+    style used again, e.g. one of the bot's library, costs no VGG pass).
     """
     t0 = time.perf_counter()
-    if not 0.1 <= style_strength <= 10:
-        raise ValueError("style_strength must be between 0.1 and 10")
-    if not 0.1 <= style_scale <= 4:
-        raise ValueError("style_scale must be between 0.1 and 4")
-    if init not in INITS:
-        raise ValueError(f"init must be one of {', '.join(INITS)}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
-    if size < 16:
-        raise ValueError("size must be at least 16 px")
-    precision = parse_precision(precision)
-    plan_preset = get_preset(preset)
+    opts = (options or StylizeOptions()).with_fields(**fields)
+    preset = get_preset(opts.preset)
     content = content.convert("RGB")
-    style_list = _styles(styles)
-    dev = select_device(device)
+    keyed_styles = _styles(styles)
+    dev = select_device(opts.device)
     configure(dev)
-    encoder = load_encoder(weights, dev)
+    encoder = load_encoder(opts.weights, dev)
     notes: list[str] = []
-    ran, note = resolve_precision(precision, dev)
-    if note:
-        notes.append(note)
-    autocast: Autocast | None = None
-    if ran == BF16:
-
-        def bf16_autocast() -> torch.autocast:
-            return torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
-
-        autocast = bf16_autocast
-
-    size = _fit_memory(content, size, dev, notes)
-    generator = torch.Generator().manual_seed(
-        seed if seed is not None else int(torch.randint(0, 2**62, (1,)))
-    )
-    keyed_styles = [(img, w, image_key(img)) for img, w in style_list]
-    content_key = image_key(content) if preserve_colors else ""
+    ran, note = resolve_precision(opts.precision, dev)
+    notes += [note] if note else []
+    size = _fit_memory(content, opts.size, dev, notes)
     run = LevelRunner(
-        encoder,
-        plan_preset,
-        dev,
-        autocast,
-        callback,
-        preview_every,
-        should_stop,
-        t0,
-        optimizer,
-        tv_weight if tv_weight is not None else TV_WEIGHT,
-        STYLE_WEIGHT * style_strength,
+        encoder=encoder,
+        preset=preset,
+        dev=dev,
+        autocast=_autocast(ran, dev),
+        optimizer=opts.optimizer,
+        tv_weight=opts.tv_weight if opts.tv_weight is not None else TV_WEIGHT,
+        style_weight=STYLE_WEIGHT * opts.style_strength,
+        t0=t0,
+        callback=callback,
+        should_stop=should_stop,
+        preview_every=opts.preview_every,
+        preview_interval_s=opts.preview_interval_s,
     )
-    plan = pyramid(size, len(plan_preset.iterations))
-    budgets = list(plan_preset.iterations[-len(plan) :])
-
-    def level_inputs(long_side: int) -> tuple[torch.Tensor, StyleTarget]:
-        """The content image and the style target at one pyramid level's size."""
-        w, h = work_size(*content.size, long_side)
-        c = to_tensor(content.resize((w, h), Image.Resampling.LANCZOS), dev)
-        target = _style_target(
-            encoder,
-            keyed_styles,
-            (w, h),
-            style_scale,
-            c if preserve_colors else None,
-            content_key,
-            dev,
-            run.autocast,  # None once bf16 fell back to fp32
-        )
-        return c, target
-
-    x: torch.Tensor | None = None
-    i = 0
-    while i < len(plan):
-        try:
-            c, target = level_inputs(plan[i])
-            _, _, h, w = c.shape
-            start = _init_image(c, init, generator) if x is None else _upsample(x, w, h)
-            coarse = None
-            if MULTI_RES and i > 0 and i == len(plan) - 1:
-                # The finest level also keeps the previous level's statistics
-                # (see LevelRunner.scale).
-                coarse = level_inputs(plan[i - 1])
-            x = run.scale(i, plan, budgets, c, target, start, coarse)
-        except Cancelled:
-            raise
-        except Exception as exc:
-            if not is_oom(exc):
-                raise
-            if dev.type == "cuda":
-                torch.cuda.empty_cache()
-            smaller = round(plan[i] / math.sqrt(2))
-            if smaller < MIN_LONG_SIDE:
-                raise OutOfMemoryError(
-                    f"out of memory even at {plan[i]} px on {dev.type}"
-                ) from None
-            if i > 0 and smaller <= plan[i - 1]:
-                notes.append(f"out of memory at {plan[i]} px; kept the {plan[i - 1]} px result")
-                plan = plan[:i]
-                break
-            notes.append(f"out of memory at {plan[i]} px; retried at {smaller} px")
-            plan = [*plan[:i], smaller]
-            budgets = [*budgets[:i], budgets[-1]]
-            continue
-        i += 1
-    assert x is not None
+    inputs = LevelInputs(
+        encoder=encoder,
+        dev=dev,
+        content=content,
+        styles=keyed_styles,
+        options=opts,
+        content_key=image_key(content) if opts.preserve_colors else "",
+        style_cache=style_cache,
+    )
+    plan, budgets = preset.plan(size)
+    x, plan = _run_levels(run, inputs, plan, budgets, _generator(opts.seed), notes)
     if run.fell_back_to_fp32:
         ran = FP32
         notes.append("bf16 gave non-finite values; finished in fp32")
-    if preserve_colors:
-        _, _, h, w = x.shape
-        c = to_tensor(content.resize((w, h), Image.Resampling.LANCZOS), dev)
-        x = color.luminance_transfer(x.clamp(0, 1), c)
-    out = to_image(x)
-    want = scaled_size(*content.size, plan[-1])
-    if out.size != want:  # extreme aspect ratios are computed larger, then shrunk
-        out = out.resize(want, Image.Resampling.LANCZOS)
     return StylizeResult(
-        image=out,
+        image=_finish(x, inputs, plan[-1]),
         steps=run.steps,
         elapsed_s=time.perf_counter() - t0,
         device=str(dev),
@@ -265,6 +243,77 @@ def stylize(
         sizes=run.sizes,
         scale_steps=run.scale_steps,
     )
+
+
+def _run_levels(
+    run: LevelRunner,
+    inputs: LevelInputs,
+    plan: list[int],
+    budgets: list[int],
+    generator: torch.Generator,
+    notes: list[str],
+) -> tuple[torch.Tensor, list[int]]:
+    """Optimise every pyramid level coarse to fine; returns the image and the plan that ran.
+
+    Out of memory at a level retries it smaller (see `_shrink_after_oom`).
+    """
+    x: torch.Tensor | None = None
+    i = 0
+    while i < len(plan):
+        try:
+            # `run.autocast` is None once bf16 fell back to fp32.
+            c, target = inputs.at(plan[i], run.autocast)
+            _, _, h, w = c.shape
+            start = (
+                _init_image(c, inputs.options.init, generator) if x is None else _upsample(x, w, h)
+            )
+            # The finest level also keeps a coarser level's statistics (LevelRunner.scale).
+            coarse = None
+            if i > 0 and i == len(plan) - 1:
+                coarse = inputs.at(plan[run.preset.coarse_level(len(plan))], run.autocast)
+            x = run.scale(i, plan, budgets, content=c, target=target, start=start, coarse=coarse)
+        except Cancelled:
+            raise
+        except Exception as exc:
+            if not is_oom(exc):
+                raise
+            if inputs.dev.type == "cuda":
+                torch.cuda.empty_cache()
+            plan, budgets = _shrink_after_oom(plan, budgets, i, inputs.dev, notes)
+            continue
+        i += 1
+    assert x is not None
+    return x, plan
+
+
+def _shrink_after_oom(
+    plan: list[int], budgets: list[int], i: int, dev: torch.device, notes: list[str]
+) -> tuple[list[int], list[int]]:
+    """The plan after level `i` ran out of memory: that level ≈√2 smaller, or dropped.
+
+    Dropped (the previous level's result kept) when smaller would not exceed the previous
+    level; raises `OutOfMemoryError` when even MIN_LONG_SIDE does not fit.
+    """
+    smaller = round(plan[i] / math.sqrt(2))
+    if smaller < MIN_LONG_SIDE:
+        raise OutOfMemoryError(f"out of memory even at {plan[i]} px on {dev.type}") from None
+    if i > 0 and smaller <= plan[i - 1]:
+        notes.append(f"out of memory at {plan[i]} px; kept the {plan[i - 1]} px result")
+        return plan[:i], budgets[:i]
+    notes.append(f"out of memory at {plan[i]} px; retried at {smaller} px")
+    return [*plan[:i], smaller], [*budgets[:i], budgets[-1]]
+
+
+def _finish(x: torch.Tensor, inputs: LevelInputs, long_side: int) -> Image.Image:
+    """The output image: colours restored if asked, at the exact size of the last level."""
+    if inputs.options.preserve_colors:
+        _, _, h, w = x.shape
+        x = color.luminance_transfer(x.clamp(0, 1), inputs.content_at(w, h))
+    out = to_image(x)
+    want = scaled_size(*inputs.content.size, long_side)
+    if out.size != want:  # extreme aspect ratios are computed larger, then shrunk
+        out = out.resize(want, Image.Resampling.LANCZOS)
+    return out
 
 
 def _upsample(x: torch.Tensor, w: int, h: int) -> torch.Tensor:

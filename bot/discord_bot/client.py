@@ -16,7 +16,6 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,10 @@ import discord
 import yarl
 from discord.ext import commands
 
-from bot.discord_bot.delivery import DEFAULT_UPLOAD_LIMIT
+from bot.discord_bot.delete_button import DeleteButton
 from bot.discord_bot.errors import install_error_handler
+from bot.discord_bot.history import HistoryButton
+from bot.discord_bot.installs import tree_contexts, tree_installs
 from bot.discord_bot.options import apply_option_limits
 from bot.discord_bot.redact import SECRETS
 from bot.discord_bot.views import DYNAMIC_ITEMS
@@ -90,6 +91,9 @@ class NSTBot(commands.AutoShardedBot):
             if guild_ready_timeout is not None
             else settings.guild_ready_timeout_s,
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False),
+            # Every command for both installs, everywhere (`installs.py`; /config opts out).
+            allowed_contexts=tree_contexts(),
+            allowed_installs=tree_installs(),
             **shards,
         )
         self.settings = settings
@@ -108,7 +112,6 @@ class NSTBot(commands.AutoShardedBot):
             sweep_s=settings.delivery_sweep_s,
             shards=shard_set(settings),
         )
-        self._upload_limits: OrderedDict[int, int] = OrderedDict()
         # Test and metrics hooks: called as listener(interaction, error, code) on each failure.
         self.error_listeners: list[Callable[[discord.Interaction, BaseException, str], None]] = []
         self.finished_listeners: list[Callable[[Job], None]] = []
@@ -118,7 +121,7 @@ class NSTBot(commands.AutoShardedBot):
         from bot.discord_bot.cogs import COGS
 
         self.http_session = aiohttp.ClientSession()
-        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        self.add_dynamic_items(*DYNAMIC_ITEMS, HistoryButton, DeleteButton)
         for cog in COGS:
             await self.add_cog(cog(self))
         # Option ranges (largest size, per-user limit) from this bot's settings, before the
@@ -177,16 +180,6 @@ class NSTBot(commands.AutoShardedBot):
             stamp.write_text(digest)
         except OSError as exc:
             log.warning("could not record the command sync (%s)", exc)
-
-    # ------------------------------------------------------------------ upload limits
-    def remember_upload_limit(self, job_id: int, limit: int) -> None:
-        """Keep the interaction's upload limit for the job's delivery (bounded memory)."""
-        self._upload_limits[job_id] = limit
-        while len(self._upload_limits) > 10_000:
-            self._upload_limits.popitem(last=False)
-
-    def upload_limit(self, job_id: int) -> int:
-        return self._upload_limits.get(job_id, DEFAULT_UPLOAD_LIMIT)
 
     def set_private_default(self, user_id: int, private: bool | None) -> None:
         """A user's saved "private" default changed (/settings, /forget): tell /stylize."""

@@ -2,69 +2,39 @@
 
 Order: edit the deferred interaction response; if its token expired (15 min, 401/50027) or the
 message is gone, post in the channel with a mention; if the channel refuses (403), DM the
-owner. Only the holder of the job's delivery lease posts (`lease.py`); each destination is
-recorded before it is tried and channel/DM posts carry a nonce fixed by job and destination,
-so a crash anywhere neither loses the result nor posts it twice.
+owner. Jobs made through the user-installed app where the bot is no member skip the channel
+(`installs.py`): the interaction, then the DM. Uploads fit the job's upload limit
+(`uploads.py`). Only the holder of the job's delivery lease posts (`lease.py`); each
+destination is recorded before it is tried and channel/DM posts carry a nonce fixed by job and
+destination, so a crash anywhere neither loses the result nor posts it twice.
 """
 
 from __future__ import annotations
 
-import asyncio
-import io
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
-from PIL import Image
 
+from bot.discord_bot.installs import user_install_job
 from bot.discord_bot.lease import Lease, LeaseLost
-from bot.discord_bot.render import finished_text, queued_text, result_embed, running_text
+from bot.discord_bot.render import queued_text, running_text
+from bot.discord_bot.result_post import prepare_result, result_message
+from bot.discord_bot.uploads import Result, Upload, fitted, send_fitting, upload_limit
 from bot.store import Job, JobStatus, QueueInfo
 from bot.store.types import DeliveryTarget as Target
-from nst_engine.images import encode_jpeg, fit_within
 
 if TYPE_CHECKING:
     from bot.discord_bot.client import NSTBot
 
 log = logging.getLogger(__name__)
 
-DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 # Discord error codes meaning "this interaction/webhook can no longer be used".
 TOKEN_GONE_CODES = {50027, 10015, 10008}  # invalid webhook token, unknown webhook, unknown message
 EXPIRY_MARGIN = timedelta(seconds=10)
 UNKNOWN_MESSAGE = 10008  # also the answer to a repeated nonce whose first message was deleted
-
-
-@dataclass(frozen=True)
-class Upload:
-    data: bytes
-    filename: str
-
-    def file(self) -> discord.File:
-        # A fresh File per attempt: a failed send leaves the previous one's buffer consumed.
-        return discord.File(io.BytesIO(self.data), filename=self.filename)
-
-
-def fit_upload(png: bytes, limit: int, stem: str) -> Upload:
-    """The result as PNG when it fits `limit`, else JPEG, downscaled until it fits."""
-    if len(png) <= limit:
-        return Upload(png, f"{stem}.png")
-    img = Image.open(io.BytesIO(png)).convert("RGB")
-    side = max(img.size)
-    for quality in (92, 85):
-        data = encode_jpeg(img, quality=quality)
-        if len(data) <= limit:
-            return Upload(data, f"{stem}.jpg")
-    while side > 64:
-        side = int(side * 0.75)
-        data = encode_jpeg(fit_within(img, side), quality=85)
-        if len(data) <= limit:
-            return Upload(data, f"{stem}.jpg")
-    return Upload(encode_jpeg(fit_within(img, 64), quality=60), f"{stem}.jpg")
 
 
 def token_usable(job: Job) -> bool:
@@ -88,7 +58,9 @@ async def _edit_original(bot: NSTBot, job: Job, **kwargs) -> bool:
     if not token_usable(job):
         return False
     try:
-        await interaction_webhook(bot, job).edit_message("@original", **kwargs)
+        # Classic cards only (content/embed/view/attachments given by keyword): the overload
+        # is picked at run time.
+        await interaction_webhook(bot, job).edit_message("@original", **kwargs)  # type: ignore[call-overload]
     except discord.HTTPException as exc:
         if token_gone(exc):
             return False
@@ -106,11 +78,11 @@ async def edit_progress(bot: NSTBot, job: Job) -> bool:
     if job.preview_sha:
         preview = await bot.store.get_image(job.preview_sha)
         if preview is not None:
-            name = f"preview-{job.id}.{'png' if preview.fmt == 'png' else 'jpg'}"
+            upload = await fitted(preview.data, upload_limit(job), f"preview-{job.id}")
             embed = discord.Embed(colour=discord.Colour.blurple())
-            embed.set_image(url=f"attachment://{name}")
+            embed.set_image(url=f"attachment://{upload.filename}")
             kwargs["embed"] = embed
-            kwargs["attachments"] = [Upload(preview.data, name).file()]
+            kwargs["attachments"] = [upload.file()]
     return await _edit_original(bot, job, **kwargs)
 
 
@@ -155,8 +127,9 @@ async def deliver(bot: NSTBot, job: Job, lease: Lease) -> str:
     if job.status == JobStatus.SUCCEEDED and job.result_sha:
         stored = await bot.store.get_image(job.result_sha)
         if stored is not None:
-            result = Result(stored.data, f"pastiche-{job.id}", bot.upload_limit(job.id))
-            await result.prepare()
+            result = await prepare_result(
+                bot.store, job, stored.data, public_url=bot.settings.web_public_url
+            )
     recorded = earlier = job.delivery.target
     first = TARGETS.index(Target(recorded)) if recorded in set(TARGETS) else 0
     refusals: list[str] = []
@@ -216,6 +189,8 @@ async def _edited_before(bot: NSTBot, job: Job, earlier: str | None) -> discord.
     (an ephemeral response, no permission)."""
     ref = job.interaction
     readable = ref is not None and ref.message_id and job.channel_id and not job.params.private
+    # Through a user install the bot can't read that channel (403): don't ask.
+    readable = readable and not user_install_job(job)
     if earlier != Target.INTERACTION.value or job.result_sha is None or not readable:
         return None
     assert ref is not None and ref.message_id is not None and job.channel_id is not None
@@ -236,6 +211,8 @@ def _unusable(job: Job, target: Target) -> str | None:
         return f"no {target.value} post for a cancelled job"
     if target == Target.CHANNEL and job.params.private:
         return "private job: no channel post"
+    if target == Target.CHANNEL and user_install_job(job):
+        return "made through the user-installed app: no channel post (the bot isn't there)"
     if target == Target.CHANNEL and not job.channel_id:
         return "no channel"
     return None
@@ -255,26 +232,16 @@ async def _record(
         raise LeaseLost(f"job {job.id}: delivered, but the lease had passed on")
 
 
-def _payload(job: Job, upload: Upload | None, *, mention: bool) -> dict:
-    from bot.discord_bot.views import result_view
-
-    return {
-        "content": finished_text(job, f"<@{job.owner_id}>" if mention else None),
-        "embed": result_embed(job, upload.filename) if upload else None,
-        # None removes the Cancel button from the edited response
-        "view": result_view(job.id) if job.status == JobStatus.SUCCEEDED and upload else None,
-    }
-
-
 async def _post_interaction(bot: NSTBot, job: Job, result: Result | None) -> discord.Message:
     hook = interaction_webhook(bot, job)
 
     async def edit(upload: Upload | None) -> discord.Message:
-        files = [upload.file()] if upload else []
-        payload = _payload(job, upload, mention=False)
-        return await hook.edit_message("@original", attachments=files, **payload)
+        payload = result_message(job, result, mention=False)
+        files = payload.pop("files")
+        # A LayoutView (a result) or none: the overload is picked at run time.
+        return await hook.edit_message("@original", attachments=files, **payload)  # type: ignore[call-overload]
 
-    return await _send(edit, result)
+    return await send_fitting(edit, result)
 
 
 async def _post_channel(bot: NSTBot, job: Job, result: Result | None) -> discord.Message:
@@ -283,24 +250,20 @@ async def _post_channel(bot: NSTBot, job: Job, result: Result | None) -> discord
     mentions = discord.AllowedMentions(users=[discord.Object(job.owner_id)])
 
     async def post(upload: Upload | None) -> discord.Message:
-        extra = {"file": upload.file()} if upload else {}
-        payload = _payload(job, upload, mention=True)
-        return await channel.send(
-            allowed_mentions=mentions, nonce=nonce(job.id, "c"), **payload, **extra
-        )
+        payload = result_message(job, result, mention=True)
+        return await channel.send(allowed_mentions=mentions, nonce=nonce(job.id, "c"), **payload)
 
-    return await _send(post, result)
+    return await send_fitting(post, result)
 
 
 async def _post_dm(bot: NSTBot, job: Job, result: Result | None) -> discord.Message:
     user = bot.get_user(job.owner_id) or await bot.fetch_user(job.owner_id)
 
     async def dm(upload: Upload | None) -> discord.Message:
-        extra = {"file": upload.file()} if upload else {}
-        payload = _payload(job, upload, mention=False)
-        return await user.send(nonce=nonce(job.id, "d"), **payload, **extra)
+        payload = result_message(job, result, mention=False)
+        return await user.send(nonce=nonce(job.id, "d"), **payload)
 
-    return await _send(dm, result)
+    return await send_fitting(dm, result)
 
 
 _POSTERS = {
@@ -308,41 +271,6 @@ _POSTERS = {
     Target.CHANNEL: _post_channel,
     Target.DM: _post_dm,
 }
-
-
-class Result:
-    """The result image, re-encoded to fit an upload limit that may turn out to be lower."""
-
-    def __init__(self, png: bytes, stem: str, limit: int) -> None:
-        self.png = png
-        self.stem = stem
-        self.limit = limit
-        self.upload: Upload | None = None
-
-    async def prepare(self) -> Upload:
-        self.upload = await asyncio.to_thread(fit_upload, self.png, self.limit, self.stem)
-        return self.upload
-
-    async def shrink(self) -> Upload:
-        """After a 413: try again at half the size that was refused."""
-        assert self.upload is not None
-        self.limit = max(16 * 1024, len(self.upload.data) // 2)
-        return await self.prepare()
-
-
-async def _send(
-    send: Callable[[Upload | None], Awaitable[discord.Message]], result: Result | None
-) -> discord.Message:
-    """Send, shrinking the upload when Discord answers 413 (the limit was lower than known)."""
-    for _ in range(4):
-        try:
-            return await send(result.upload if result else None)
-        except discord.HTTPException as exc:
-            if result is None or not (exc.status == 413 or exc.code == 40005):
-                raise
-            log.info("upload of %d bytes refused as too large; shrinking", len(result.upload.data))
-            await result.shrink()
-    return await send(result.upload if result else None)
 
 
 async def _dm_note(bot: NSTBot, job: Job, msg: discord.Message) -> None:
@@ -353,13 +281,15 @@ async def _dm_note(bot: NSTBot, job: Job, msg: discord.Message) -> None:
     """
     if not job.params.dm_on_done or job.status != JobStatus.SUCCEEDED:
         return
-    guild = job.guild_id or "@me"
-    link = f"https://discord.com/channels/{guild}/{msg.channel.id}/{msg.id}"
+    if user_install_job(job):
+        # Its server is not recorded (the job is the owner's own): no link to build.
+        where = " — see the reply to your command"
+    else:
+        guild = job.guild_id or "@me"
+        where = f": https://discord.com/channels/{guild}/{msg.channel.id}/{msg.id}"
     try:
         user = bot.get_user(job.owner_id) or await bot.fetch_user(job.owner_id)
-        await user.send(
-            f"✅ Your pastiche **#{job.id}** is ready: {link}", nonce=nonce(job.id, "n")
-        )
+        await user.send(f"✅ Your pastiche **#{job.id}** is ready{where}", nonce=nonce(job.id, "n"))
     except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
         # Closed DMs or a lost connection: the result itself was delivered.
         log.info("job %d: DM note not sent (%s)", job.id, type(exc).__name__)

@@ -1,23 +1,31 @@
-"""Slash-command option types shared by /stylize, /settings and /config, so their ranges agree.
+"""Slash-command options shared by /stylize, /settings and /config, so their ranges agree.
 
-Ranges that depend on the operator's settings (the largest size, the per-user queue limit) are
-declared here with the setting's name and filled in by `apply_option_limits` before the
-commands are synced: Discord then refuses an out-of-range value in the client, so nobody picks
-a size that would only be refused after the upload.
+The job parameters' options (name, description, type, choices, range) are built from their one
+definition, `nst_engine.params`, by `job_options`. Ranges that depend on the operator's settings
+(the largest size, the per-user queue limit) are declared here with the setting's name and
+filled in by `apply_option_limits` before the commands are synced: Discord then refuses an
+out-of-range value in the client, so nobody picks a size that would only be refused after the
+upload.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Literal
+import inspect
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import discord
 from discord import app_commands
 
-from bot.store.types import MAX_STRENGTH, MIN_SIZE, MIN_STRENGTH, PRESETS
+from nst_engine.params import JOB_PARAMS, MIN_SIZE, Param
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+# The operator setting that caps a job parameter's option (its maximum, set at sync time).
+SETTING_MAXIMA = {"size": "max_size"}
 
 
 class SettingRange(app_commands.Transformer):
@@ -40,10 +48,65 @@ class SettingRange(app_commands.Transformer):
         return int(value)
 
 
-SizeOption = app_commands.Transform[int, SettingRange(MIN_SIZE, "max_size")]
+SizeOption = app_commands.Transform[int, SettingRange(MIN_SIZE, SETTING_MAXIMA["size"])]
 UserLimitOption = app_commands.Transform[int, SettingRange(1, "per_user_queue_limit")]
-StrengthOption = app_commands.Range[float, MIN_STRENGTH, MAX_STRENGTH]
-PresetOption = Literal[PRESETS]  # type: ignore[valid-type]  # Literal["fast", "standard", ...]
+
+
+def option_annotation(param: Param[Any]) -> Any:
+    """The discord.py annotation of a job parameter's option: its type, choices and range."""
+    if param.choices:
+        return cast(Any, Literal)[param.choices]  # Literal["fast", "standard", ...]: choices
+    if (setting := SETTING_MAXIMA.get(param.name)) is not None:
+        return app_commands.Transform[int, SettingRange(int(param.minimum or 0), setting)]
+    if param.minimum is not None or param.maximum is not None:
+        return app_commands.Range[param.type, param.minimum, param.maximum]
+    return param.type
+
+
+def job_options(
+    *, after: str | None = None, saved: bool = False, params: Iterable[Param[Any]] | None = None
+) -> Callable[[F], F]:
+    """Give a command callback one optional option per slash job parameter (`Param.slash`).
+
+    Put it right above the `async def` (below `app_commands.command`/`describe`): it extends
+    the callback's signature, which discord.py reads to build the options, and describes
+    them; the values reach the callback's `**options` keyed by option name (None when not
+    given). The options go after the parameter named `after` (else first). `saved`: only
+    those a user can save a default for, described as defaults (for /settings).
+    """
+
+    def decorate(func: F) -> F:
+        chosen = [
+            p
+            for p in (JOB_PARAMS if params is None else params)
+            if p.slash and (p.saved_description or not saved)
+        ]
+        signature = inspect.signature(func)
+        own = list(signature.parameters.values())
+        if not own or own[-1].kind is not inspect.Parameter.VAR_KEYWORD:
+            raise TypeError(f"{func.__qualname__} needs **options to receive the job options")
+        own.pop()
+        at = [q.name for q in own].index(after) + 1 if after else 2  # after self, interaction
+        added = [
+            inspect.Parameter(
+                p.option_name,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                default=None,
+                annotation=option_annotation(p) | None,
+            )
+            for p in chosen
+        ]
+        command: Any = func  # a plain function: it takes attributes
+        # inspect.signature, which discord.py reads to build the options, honours this.
+        command.__signature__ = signature.replace(parameters=[*own[:at], *added, *own[at:]])
+        described = {
+            p.option_name: (p.saved_description if saved else p.description) for p in chosen
+        }
+        key = "__discord_app_commands_param_description__"
+        setattr(command, key, {**getattr(command, key, {}), **described})
+        return func
+
+    return decorate
 
 
 def apply_option_limits(tree: app_commands.CommandTree[Any], settings: Settings) -> int:

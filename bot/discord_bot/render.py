@@ -1,14 +1,15 @@
-"""Message bodies for jobs: queued, running, finished, details and history (no I/O)."""
+"""Message bodies for jobs: queued, running, finished, details and stats (no I/O; the
+Components V2 result and `/history` layouts are in layouts.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 import discord
 
-from bot.discord_bot.progress import format_duration, progress_text
+from bot.discord_bot.progress import format_duration, progress_text, queue_text
 from bot.store import Job, JobStatus, QueueInfo, Stats
+from bot.store.gallery import gallery_path
 from bot.store.types import DeliveryState
 
 COLOUR = {
@@ -51,10 +52,7 @@ def queued_text(job: Job, info: QueueInfo | None, executors: int | None = None) 
     """Body of the deferred reply right after submission."""
     lines = [f"🕒 Job **#{job.id}** queued — {settings_line(job)}"]
     if info is not None and info.status == JobStatus.QUEUED:
-        lines.append(
-            f"Position **{info.position}** of {info.total_queued} · "
-            f"ETA {format_duration(info.eta_s)}"
-        )
+        lines.append(queue_text(info.position, info.total_queued, info.eta_s))
     if executors == 0:
         lines.append("⚠️ No executor is online right now; the job will start when one is.")
     return "\n".join(lines)
@@ -116,7 +114,7 @@ def job_details(job: Job, info: QueueInfo | None) -> discord.Embed:
     if job.status == JobStatus.QUEUED and info is not None:
         embed.add_field(
             name="Queue",
-            value=f"{info.position}/{info.total_queued} · ETA {format_duration(info.eta_s)}",
+            value=queue_text(info.position, info.total_queued, info.eta_s),
         )
     if job.status == JobStatus.RUNNING and job.progress.total:
         embed.add_field(name="Progress", value=_progress_body(job), inline=False)
@@ -139,7 +137,7 @@ def delivery_line(job: Job) -> str | None:
     if d.state == DeliveryState.UNDELIVERABLE:
         return f"⚠️ Could not be delivered: {d.error or 'no reason recorded'}"[:1000]
     if d.state in (DeliveryState.PENDING, DeliveryState.DELIVERING) and d.error:
-        when = f", next try {_ts(d.next_at)}" if d.next_at else ""
+        when = f", next try {timestamp(d.next_at)}" if d.next_at else ""
         return f"🔁 Delivery retrying (attempt {d.attempts} failed: {d.error}){when}"[:1000]
     return None
 
@@ -154,29 +152,21 @@ def message_link(job: Job) -> str | None:
     return None
 
 
-def _ts(when: datetime) -> str:
+def gallery_link(job: Job, public_url: str | None, gallery_on: bool) -> str | None:
+    """A line linking a result to its page in the server's web gallery: only a public,
+    succeeded guild job, where the web face has a public address (`WEB_PUBLIC_URL`) and the
+    server's admins turned the gallery on (`/config gallery`); None otherwise."""
+    if job.guild_id is None or job.status != JobStatus.SUCCEEDED or job.params.private:
+        return None
+    if not (public_url and gallery_on):
+        return None
+    url = public_url.rstrip("/") + gallery_path(job.guild_id, job.id)
+    return f"🖼️ [In this server's gallery]({url})"
+
+
+def timestamp(when: datetime) -> str:
+    """A Discord timestamp that each reader sees relative to now ("3 hours ago")."""
     return f"<t:{int(when.timestamp())}:R>"
-
-
-def history_embed(user_id: int, jobs: Sequence[Job], page: int, has_next: bool) -> discord.Embed:
-    """One page of `/history`."""
-    embed = discord.Embed(title="Style-transfer history", colour=discord.Colour.blurple())
-    embed.description = f"Jobs of <@{user_id}> — page {page + 1}"
-    if not jobs:
-        embed.add_field(name="Nothing here", value="No jobs to show.")
-    for job in jobs:
-        link = message_link(job)
-        value = settings_line(job) + f"\n{_ts(job.created_at)}"
-        if link:
-            value += f" · [result]({link})"
-        embed.add_field(
-            name=f"{STATUS_ICON[job.status]} #{job.id} — {job.status.value}",
-            value=value,
-            inline=False,
-        )
-    if has_next:
-        embed.set_footer(text="More on the next page")
-    return embed
 
 
 def stats_embed(guild: Stats | None, overall: Stats) -> discord.Embed:

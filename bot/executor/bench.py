@@ -1,11 +1,15 @@
-"""Executor latency benchmark: idle pickup (submit → claim) and cancel (request → stopped).
+"""Executor benchmarks on real `nst-bot executor` processes and a fresh SQLite file.
 
-    python -m bot.executor.bench [--jobs 20] [--db URL]
+    python -m bot.executor.bench [--section latency|preview|hosts ...] [--jobs 20] [--db URL]
 
-Starts one real `nst-bot executor` process on a fresh SQLite file (or the given database),
-then repeatedly submits a job to the idle executor, waits until it is claimed, cancels it and
-waits until it is stopped. Timestamps come from the database rows, so the figures are what a
-user would see.
+- latency (default): idle pickup (submit → claim) and cancel (request → stopped), on tiny
+  jobs submitted one at a time to an idle executor.
+- preview (default): claim → first preview, and the gaps between previews, of real 512 px
+  `standard` jobs (`bot.executor.engine_bench`; each job is cancelled after a few previews).
+- hosts: jobs per hour for a queue of jobs with one executor using every core versus one
+  single-threaded executor per core (`bot.executor.engine_bench`; minutes).
+
+Timestamps come from the database rows, so the figures are what a user would see.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from PIL import Image
 
-from bot.store import ImageBlob, JobParams, JobStatus, Store, migrate
+from bot.store import ImageBlob, Job, JobParams, JobStatus, Store, migrate
 
 
 def _blob(color: tuple[int, int, int]) -> ImageBlob:
@@ -40,11 +45,11 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def _poll(store: Store, job_id: int, done: object) -> object:
+async def _poll(store: Store, job_id: int, done: Callable[[Job], bool]) -> Job:
     while True:
         job = await store.get_job(job_id)
         assert job is not None
-        if done(job):  # type: ignore[operator]
+        if done(job):
             return job
         await asyncio.sleep(0.01)
 
@@ -79,6 +84,7 @@ async def run(url: str, jobs: int, workdir: Path) -> dict[str, float]:
             stopped = await asyncio.wait_for(_poll(store, job.id, lambda j: j.finished), 60)
             if i == 0:
                 continue
+            assert claimed.started_at is not None and stopped.finished_at is not None
             pickup.append((claimed.started_at - job.created_at).total_seconds() * 1000)
             cancel.append((stopped.finished_at - asked).total_seconds() * 1000)
     finally:
@@ -95,19 +101,38 @@ async def run(url: str, jobs: int, workdir: Path) -> dict[str, float]:
     }
 
 
+SECTIONS = ("latency", "preview", "hosts")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.executor.bench", description=__doc__)
-    parser.add_argument("--jobs", type=int, default=20)
+    """Run the chosen sections and print their figures."""
+    from bot.executor import engine_bench
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.executor.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--section", action="append", choices=SECTIONS)
+    parser.add_argument("--jobs", type=int, default=20, help="latency: jobs to time")
     parser.add_argument("--db", help="database URL (default: a fresh temporary SQLite file)")
+    engine_bench.add_arguments(parser)
     args = parser.parse_args(argv)
+    sections = args.section or ["latency", "preview"]
+    print(engine_bench.cpu_line())
     with tempfile.TemporaryDirectory(prefix="nst-exec-bench-") as tmp:
         url = args.db or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         migrate(url)
-        started = time.monotonic()
-        figures = asyncio.run(run(url, args.jobs, Path(tmp)))
-    print(f"executor latency over {args.jobs} jobs ({time.monotonic() - started:.0f} s):")
-    for name, value in figures.items():
-        print(f"  {name:15s} {value:8.1f}")
+        if "latency" in sections:
+            started = time.monotonic()
+            figures = asyncio.run(run(url, args.jobs, Path(tmp)))
+            print(f"executor latency over {args.jobs} jobs ({time.monotonic() - started:.0f} s):")
+            for name, value in figures.items():
+                print(f"  {name:15s} {value:8.1f}")
+        if "preview" in sections:
+            print(asyncio.run(engine_bench.previews(url, Path(tmp), args)))
+        if "hosts" in sections:
+            print(asyncio.run(engine_bench.hosts(Path(tmp), args)))
     return 0
 
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.store.ports import ExecutorStore
 
 SESSION_ENV = "NST_EXECUTOR_SESSION"  # set by the supervisor for its children
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
@@ -41,7 +44,7 @@ def pid_alive(pid: int | None) -> bool:
 
 
 async def worker_id_conflict(
-    store: Any, worker_id: str, *, host: str, pid: int, stale_after_s: float
+    store: ExecutorStore, worker_id: str, *, host: str, pid: int, stale_after_s: float
 ) -> str | None:
     """Why this process must not run as `worker_id` — another live executor heart-beats
     under it — or None. A row left by a dead process of this host (a restart) is fine."""

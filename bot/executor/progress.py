@@ -12,9 +12,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from nst_engine.images import encode_jpeg, fit_within
+
+if TYPE_CHECKING:
+    from nst_engine.results import Progress
 
 PREVIEW_MAX_SIDE = 320
 PREVIEW_QUALITY = 70
@@ -50,7 +53,7 @@ class ProgressRelay:
         *,
         preview_interval_s: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
-        on_step: Callable[[Any], None] | None = None,
+        on_step: Callable[[Progress], None] | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self._clock = clock
@@ -61,7 +64,7 @@ class ProgressRelay:
         self._fresh = False
         self._on_step = on_step
 
-    def __call__(self, progress: Any) -> None:
+    def __call__(self, progress: Progress) -> None:
         snap = Snapshot(
             scale=int(progress.scale),
             scales=int(progress.scales),
@@ -72,7 +75,7 @@ class ProgressRelay:
             eta_s=None if progress.eta_s is None else float(progress.eta_s),
         )
         encoded = None
-        preview = getattr(progress, "preview", None)
+        preview = progress.preview
         now = self._clock()
         if preview is not None and now - self._last_preview_at >= self._preview_interval_s:
             # Encoded here, in the engine thread, so the event loop never does image work.

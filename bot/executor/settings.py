@@ -14,7 +14,6 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from dotenv import dotenv_values
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -126,5 +125,5 @@ class _ExecutorSettings(Settings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        dotenv: Any = _SecretFreeDotEnv(settings_cls, env_file=ENV_FILE)
+        dotenv = _SecretFreeDotEnv(settings_cls, env_file=ENV_FILE)
         return init_settings, env_settings, dotenv, file_secret_settings

@@ -7,14 +7,18 @@ No torch here: the supervisor runs inside the Discord process.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.store.ports import ExecutorStore
+    from bot.store.types import StaleAction
 
 log = logging.getLogger(__name__)
 
 
-async def requeue_stale(store: Any, settings: Settings) -> list[Any]:
+async def requeue_stale(store: ExecutorStore, settings: Settings) -> list[StaleAction]:
     """Requeue (or fail, by the poison rule) jobs whose executor went silent; logs each one."""
     actions = await store.requeue_stale(settings.stale_after_s, max_crashes=settings.max_crashes)
     for action in actions:

@@ -22,12 +22,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
 from bot.executor.identity import SESSION_ENV
 from bot.executor.settings import SECRET_ENV
 from bot.executor.stale import requeue_stale
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.store.ports import ExecutorStore
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +77,7 @@ def child_env(
 
 def backoff_delay(failures: int, base_s: float, max_s: float) -> float:
     """Exponential back-off: base, 2·base, 4·base … capped at `max_s` (failures ≥ 1)."""
-    return min(max_s, base_s * 2 ** max(0, failures - 1))
+    return min(max_s, base_s * 2.0 ** max(0, failures - 1))
 
 
 @dataclass
@@ -101,7 +104,7 @@ class Supervisor:
         settings: Settings,
         count: int,
         *,
-        store: Any | None = None,
+        store: ExecutorStore | None = None,
         host: str | None = None,
         env: Mapping[str, str] | None = None,
         output: IO[bytes] | Path | None = None,
@@ -212,7 +215,8 @@ class Supervisor:
         return [sys.executable, "-m", "bot.cli", "executor", "--worker-id", slot.worker_id]
 
     async def _spawn(self, slot: _Slot) -> None:
-        out: Any = self._output_file if self._output_file else self._output
+        # A Path was opened by start() as `_output_file`; a stream is used as it is.
+        out = self._output_file if isinstance(self._output, Path) else self._output
         slot.proc = await asyncio.create_subprocess_exec(
             *self._argv(slot),
             env=self._env,
@@ -292,7 +296,7 @@ class Supervisor:
             except Exception:
                 log.exception("stale-job requeue failed; will retry")
 
-    async def _get_store(self) -> Any:
+    async def _get_store(self) -> ExecutorStore:
         if self._store is None:
             from bot.store import Store
 

@@ -17,15 +17,19 @@ import signal
 import socket
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
+from bot.executor.engine_call import INTERNAL_MESSAGE, EngineOptions
 from bot.executor.identity import executor_session, worker_id_conflict
-from bot.executor.jobrun import INTERNAL_MESSAGE, EngineOptions
-from bot.executor.running import JobRun, retry
+from bot.executor.job_run import JobRun, retry
 from bot.executor.stale import requeue_stale
 from bot.executor.supervisor import PARENT_PID_ENV
 from bot.logs import quiet_database_loggers
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.store.ports import ExecutorStore
+    from bot.store.types import ClaimedJob
 
 log = logging.getLogger("bot.executor")
 
@@ -75,7 +79,9 @@ async def _amain(settings: Settings, worker_id: str, once: bool) -> int:
 class Worker:
     """The claim → run → record loop of one executor process."""
 
-    def __init__(self, settings: Settings, store: Any, worker_id: str, *, once: bool = False):
+    def __init__(
+        self, settings: Settings, store: ExecutorStore, worker_id: str, *, once: bool = False
+    ) -> None:
         self.settings = settings
         self.store = store
         self.worker_id = worker_id
@@ -202,7 +208,7 @@ class Worker:
         return str(select_device(self.options.device))
 
     # ------------------------------------------------------------------ claiming
-    async def _claim_next(self) -> Any | None:
+    async def _claim_next(self) -> ClaimedJob | None:
         failures = 0
         while not self._shutdown.is_set():
             try:
@@ -231,7 +237,7 @@ class Worker:
             await asyncio.wait_for(self._shutdown.wait(), timeout=seconds)
 
     # ------------------------------------------------------------------ one job
-    async def _process(self, claimed: Any) -> None:
+    async def _process(self, claimed: ClaimedJob) -> None:
         run = JobRun(
             claimed,
             store=self.store,

@@ -3,7 +3,8 @@
 Async SQLAlchemy 2.x on SQLite (default; WAL, busy timeout, foreign keys on) or PostgreSQL
 (scale-out: several executors on several hosts share one queue). Every timestamp in and out
 is timezone-aware UTC. Job ids are integers. Values handed out are frozen dataclasses from
-`bot.store.types`; nothing returned is bound to a session.
+`bot.store.types`; nothing returned is bound to a session. Each process sees the store through
+a typed Protocol of what it calls (`bot.store.ports`: `ExecutorStore`, `BotStore`).
 
 Opening and schema
     store = await Store.open(url, per_user_queue_limit=3, global_queue_limit=500,
@@ -20,11 +21,15 @@ Images (deduplicated by SHA-256; the caller decodes and passes dimensions)
     await store.get_image(sha: str) -> StoredImage | None
 
 Bot side
+    await store.admit(owner_id, guild_id, channel_id, size) -> None
+        every limit, one cheap read before any download; raises QueueRefused like submit
+    await store.guild_limits(guild_id: int | None) -> GuildLimits   # effective, for showing
     await store.submit(owner_id, guild_id, channel_id, content: ImageBlob,
                        styles: Sequence[tuple[ImageBlob, float]], params: JobParams,
                        interaction: InteractionRef | None = None) -> Job
-        raises QueueRefused(code, message); codes: user_limit, queue_full, cooldown,
-        bad_params, too_large, channel_not_allowed, parent_not_found
+        the job's rules, then the quota (admit's rules again, in the write transaction),
+        then the insert; raises QueueRefused(code, message); codes: user_limit, guild_full,
+        queue_full, cooldown, bad_params, too_large, channel_not_allowed, parent_not_found
     await store.set_response_message(job_id, message_id: int) -> None   # deferred reply's id
     await store.get_job(job_id) -> Job | None
     await store.queue_info(job_id) -> QueueInfo | None
@@ -65,9 +70,10 @@ Delivery (leased state; Job.delivery: DeliveryInfo(state, holder, lease_until, a
 next_at, target, error); state None until finished, then DeliveryState pending → delivering →
 delivered | undeliverable, or pending again with next_at after a transient failure)
     await store.lease_deliveries(holder: str, *, shards: ShardSet | None = None, limit=20,
-                                 lease_s=60.0) -> list[Job]
+                                 lease_s=60.0, web=False) -> list[Job]
         atomically takes due deliveries (pending with next_at NULL or past, or delivering
-        with an expired lease), earliest next attempt (a fresh job's: its finish) first;
+        with an expired lease), earliest next attempt (a fresh job's: its finish) first
+        (web=True: the web playground's jobs instead, which the web face settles);
         state delivering, holder, lease_until = now + lease_s, attempts + 1
     await store.lease_delivery(job_id, holder, *, lease_s=60.0, web=False) -> Job | None
         (jobs of web-playground owners, `is_web_owner`: only with web=True, for the web face)
@@ -93,6 +99,30 @@ Settings
     await store.set_guild_settings(guild_id, **changes) -> GuildSettings
         keys: allowed_channel_ids (Sequence[int]), per_user_queue_limit, max_size
 
+Server styles (bot.store.styles: paintings a guild's admins added; ServerStyle rows)
+    await store.add_server_style(guild_id, title, image: ImageBlob, added_by, *, reserved=(),
+                                 limit=SERVER_STYLE_LIMIT) -> ServerStyle
+        name = style_name(title); raises ServerStyleRefused: bad_title, name_taken, limit_reached
+    await store.server_styles(guild_id) -> list[ServerStyle]; get_server_style(guild_id, name)
+    await store.remove_server_style(guild_id, name) -> ServerStyle | None
+        a style's image counts as referenced (orphan sweep); forget_user removes their styles
+
+A server's web gallery (bot.store.gallery; shown at gallery_path(guild_id[, job_id]))
+    await store.gallery_enabled(guild_id) -> bool; await store.set_gallery(guild_id, on) -> bool
+    await store.gallery(guild_id, *, before=None, limit=24, retention_days=None)
+        -> GalleryPage(guild_id, jobs, older) | None    # None: off or unknown guild
+        newest first, keyset on job id (`before` = the previous page's `older`); public
+        succeeded jobs made in that guild (the visibility policy), within retention
+    await store.gallery_job(guild_id, job_id, *, retention_days=None) -> Job | None
+    await store.gallery_has_image(guild_id, job_id, sha, ...) -> bool
+    await store.gallery_thumbnail(guild_id, job_id, sha, side, ...)
+        -> (shown, StoredImage | None)   # the check and the kept thumbnail in one query
+
+Thumbnails (bot.store.thumbnails; made by the web face, off the event loop)
+    await store.get_thumbnail(sha, side) -> StoredImage | None
+    await store.put_thumbnail(sha, side, data, fmt, width, height) -> bool
+        False: already kept, or the image is gone; deleted with their image (CASCADE)
+
 Executor side (every mutating call checks worker_id and the claim's fencing `token=` — the
 executor always passes `ClaimedJob.token`; None checks the worker id only — and returns False
 when the job is no longer this claim's, e.g. it was requeued as stale or another process uses
@@ -102,8 +132,6 @@ the same worker id, so a zombie can't overwrite it)
         then oldest job. SQLite: BEGIN IMMEDIATE + UPDATE … RETURNING; PG: SKIP LOCKED.
     await store.register_worker(worker_id, *, host, pid, session, max_crashes=2)
         -> list[StaleAction]   # a new process takes the id; its predecessor's jobs go back
-    await store.claim_wait(worker_id, *, poll_s=0.1, timeout_s=None,
-                           should_stop: Callable[[], bool] | None = None) -> ClaimedJob | None
     await store.heartbeat(worker_id, job_id: int | None = None, *, host=None, pid=None,
                           token=None) -> bool
         upserts the worker row; with job_id, refreshes the job's heartbeat and returns

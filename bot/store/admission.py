@@ -14,12 +14,12 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, literal_column, select
+from sqlalchemy import ColumnElement, Integer, Select, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.db import Database
-from bot.store.models import GuildSettingsRow, JobRow
-from bot.store.prefs import _guild as guild_settings_from_row
+from bot.store.models import JobRow
+from bot.store.prefs import read_guild_settings
 from bot.store.types import ACTIVE_STATUSES, GuildSettings, JobStatus, QueueRefused
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
@@ -70,20 +70,30 @@ class AdmissionMixin(Database):
         async with self.read() as conn:
             await self._admit(conn, owner_id, guild_id, channel_id, size)
 
+    async def _check_quota(
+        self,
+        conn: AsyncConnection,
+        owner_id: int,
+        guild_id: int | None,
+        channel_id: int | None,
+        size: int,
+    ) -> None:
+        """`submit`'s quota step, inside its write transaction: the same rules the bot checked
+        with `admit` before downloading anything, again, so that a race between two
+        submissions can't pass."""
+        if not self.is_sqlite:
+            # Serialise one user's submissions so two at once can't both pass the cap (SQLite's
+            # write lock, taken at BEGIN IMMEDIATE, already serialises every writer).
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": owner_id})
+        await self._admit(conn, owner_id, guild_id, channel_id, size)
+
     async def guild_limits(self, guild_id: int | None) -> GuildLimits:
         """The effective limits in a guild (None: a DM), for showing them to people."""
         async with self.read() as conn:
             return await self._guild_limits(conn, guild_id)
 
     async def _guild_limits(self, conn: AsyncConnection, guild_id: int | None) -> GuildLimits:
-        rules = None
-        if guild_id is not None:
-            row = (
-                await conn.execute(
-                    select(GuildSettingsRow).where(GuildSettingsRow.guild_id == guild_id)
-                )
-            ).first()
-            rules = guild_settings_from_row(guild_id, row)
+        rules = None if guild_id is None else await read_guild_settings(conn, guild_id)
         return clamp_limits(rules, self.per_user_queue_limit, self.max_size)
 
     async def _admit(
@@ -143,7 +153,7 @@ def _check_place(limits: GuildLimits, channel_id: int | None, size: int) -> None
         )
 
 
-def _counts(owner_id: int, guild_id: int | None) -> Select:
+def _counts(owner_id: int, guild_id: int | None) -> Select[int, int, int, datetime]:
     """Active jobs of the user, of the guild, queued in all, and the user's newest job."""
     # One statement over the active jobs only (ix_jobs_status_created), plus the user's
     # newest job for the cooldown (ix_jobs_owner_created).
@@ -151,7 +161,7 @@ def _counts(owner_id: int, guild_id: int | None) -> Select:
         select(func.max(JobRow.created_at)).where(JobRow.owner_id == owner_id)
     ).scalar_subquery()
     # DMs and user-installed contexts belong to no guild: no share to count there.
-    in_guild = literal_column("0")
+    in_guild: ColumnElement[int] = literal_column("0", Integer)
     if guild_id is not None:
         in_guild = func.count().filter(JobRow.guild_id == guild_id)
     return select(

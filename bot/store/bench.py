@@ -129,6 +129,8 @@ async def _throughput(
     finally:
         for p in procs:
             p.wait(timeout=60)
+    if first is None or last is None:
+        raise RuntimeError("no job of this run started and finished")
     return submit_rate, jobs / max((last - first).total_seconds(), 1e-9)
 
 

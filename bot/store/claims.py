@@ -8,13 +8,11 @@ the new attempt. `token=None` checks the worker id only (tests and tools).
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, exists, func, null, select, update
+from sqlalchemy import and_, delete, exists, func, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.db import FINISHED_DELIVERY, JOB_COLUMNS, Database
@@ -75,11 +73,7 @@ class ClaimsMixin(Database):
         """Insert or refresh a worker row; `restart`: a new process takes the id over
         (started_at and session start again)."""
         now = self.clock()
-        if self.is_sqlite:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        stmt = dialect_insert(WorkerRow).values(
+        stmt = self.conflict_insert(WorkerRow).values(
             id=worker_id,
             host=host,
             pid=pid,
@@ -148,43 +142,27 @@ class ClaimsMixin(Database):
             if job_id is None:
                 return None
             await self._upsert_worker(conn, worker_id, job_id)
-            # Executors never need the interaction token (the bot delivers): it is not even
-            # read from the database, so it can't sit in an executor's memory or logs.
-            jobs = await self._load_jobs(conn, select(*CLAIM_COLUMNS).where(JobRow.id == job_id))
-            job = jobs[0]
-            shas = [job.content_sha, *(sha for sha, _ in job.styles)]
-            rows = await conn.execute(
-                select(Image.sha, Image.data, Image.fmt, Image.width, Image.height).where(
-                    Image.sha.in_(shas)
-                )
+            return await self._claimed(conn, job_id, token)
+
+    async def _claimed(self, conn: AsyncConnection, job_id: int, token: str) -> ClaimedJob:
+        """The claimed job with its input images, as the executor gets it."""
+        # Executors never need the interaction token (the bot delivers): it is not even
+        # read from the database, so it can't sit in an executor's memory or logs.
+        jobs = await self._load_jobs(conn, select(*CLAIM_COLUMNS).where(JobRow.id == job_id))
+        job = jobs[0]
+        shas = [job.content_sha, *(sha for sha, _ in job.styles)]
+        rows = await conn.execute(
+            select(Image.sha, Image.data, Image.fmt, Image.width, Image.height).where(
+                Image.sha.in_(shas)
             )
-            images = {r.sha: StoredImage(*r) for r in rows}
+        )
+        images = {r.sha: StoredImage(*r) for r in rows}
         return ClaimedJob(
             job=job,
             content=images[job.content_sha],
             styles=tuple((images[sha], w) for sha, w in job.styles),
             token=token,
         )
-
-    async def claim_wait(
-        self,
-        worker_id: str,
-        *,
-        poll_s: float = 0.1,
-        timeout_s: float | None = None,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> ClaimedJob | None:
-        """Poll `claim` until a job arrives, `timeout_s` passes or `should_stop()` is true."""
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        while True:
-            claimed = await self.claim(worker_id)
-            if claimed is not None:
-                return claimed
-            if should_stop is not None and should_stop():
-                return None
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
-            await asyncio.sleep(poll_s)
 
     def _mine(self, job_id: int, worker_id: str, token: str | None = None) -> Any:
         """SQL: the job is running for this executor (and, given `token`, this very claim:
@@ -208,20 +186,24 @@ class ClaimsMixin(Database):
         """Record that this executor lives; with `job_id`, also that the job is alive.
         Returns False when the job is no longer this worker's (stop working on it)."""
         async with self.write() as conn:
+            owned = True
+            if job_id is not None:
+                # The job row before the worker row, the order every other write here takes
+                # them in (claim, finish, requeue): in the opposite order a heartbeat and the
+                # same executor's `complete` deadlock on PostgreSQL.
+                result = await conn.execute(
+                    update(JobRow)
+                    .where(self._mine(job_id, worker_id, token))
+                    .values(heartbeat_at=self.clock())
+                )
+                owned = result.rowcount == 1
             await self._upsert_worker(conn, worker_id, job_id, host, pid)
-            if job_id is None:
-                return True
-            result = await conn.execute(
-                update(JobRow)
-                .where(self._mine(job_id, worker_id, token))
-                .values(heartbeat_at=self.clock())
-            )
-            return result.rowcount == 1
+            return owned
 
     async def unregister_worker(self, worker_id: str) -> None:
         """Forget an executor that is shutting down cleanly."""
         async with self.write() as conn:
-            await conn.execute(WorkerRow.__table__.delete().where(WorkerRow.id == worker_id))
+            await conn.execute(delete(WorkerRow).where(WorkerRow.id == worker_id))
 
     async def is_cancel_requested(self, job_id: int) -> bool:
         """Whether someone asked to cancel this job (True also if the job was deleted)."""

@@ -9,14 +9,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, exists, insert, or_, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import delete, event, exists, insert, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from bot.store.models import Image, JobRow, JobStyle
+from bot.store.models import Base, Image, JobRow, JobStyle, ServerStyle
 from bot.store.types import (
     DeliveryInfo,
     DeliveryState,
+    InstallContext,
     InteractionRef,
     Job,
     JobParams,
@@ -112,6 +114,8 @@ def image_referenced() -> Any:
         exists().where(JobRow.result_sha == Image.sha),
         exists().where(JobRow.preview_sha == Image.sha),
         exists().where(JobStyle.image_sha == Image.sha),
+        # A server style's painting stays while the style exists (`bot.store.styles`).
+        exists().where(ServerStyle.image_sha == Image.sha),
     )
 
 
@@ -153,6 +157,12 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
+    def conflict_insert(self, table: type[Base]) -> sqlite.Insert | postgresql.Insert:
+        """An INSERT in this database's dialect, so that it can end in
+        `.on_conflict_do_nothing()` or `.on_conflict_do_update(index_elements=…, set_=…)`
+        (SQLite and PostgreSQL spell ON CONFLICT alike; plain `insert` has no such clause)."""
+        return sqlite.insert(table) if self.is_sqlite else postgresql.insert(table)
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read transaction (one consistent snapshot)."""
@@ -190,11 +200,9 @@ class Database:
             }
             # Two transactions may store the same new image at once (PostgreSQL); the
             # loser's insert is a no-op rather than an error.
-            if self.is_sqlite:
-                from sqlalchemy.dialects.sqlite import insert as dialect_insert
-            else:
-                from sqlalchemy.dialects.postgresql import insert as dialect_insert
-            await conn.execute(dialect_insert(Image).values(**values).on_conflict_do_nothing())
+            await conn.execute(
+                self.conflict_insert(Image).values(**values).on_conflict_do_nothing()
+            )
         return sha
 
     async def _delete_orphans(self, conn: AsyncConnection, shas: Sequence[str | None]) -> int:
@@ -202,9 +210,7 @@ class Database:
         wanted = sorted({s for s in shas if s})
         if not wanted:
             return 0
-        result = await conn.execute(
-            Image.__table__.delete().where(Image.sha.in_(wanted), ~image_referenced())
-        )
+        result = await conn.execute(delete(Image).where(Image.sha.in_(wanted), ~image_referenced()))
         return result.rowcount or 0
 
     async def _load_jobs(self, conn: AsyncConnection, stmt: Any) -> list[Job]:
@@ -253,39 +259,21 @@ class Database:
 
 
 def row_to_job(
-    r: Any, styles: Sequence[tuple[str, float]], style_sources: Sequence[int | None]
+    r: RowMapping, styles: Sequence[tuple[str, float]], style_sources: Sequence[int | None]
 ) -> Job:
     """Build the public `Job` value from a row mapping of `jobs` and its style rows; a NULL
     source (rows from before sources were recorded) means the owner."""
     owner = r["owner_id"]
-    interaction = None
-    if r["application_id"] is not None:
-        interaction = InteractionRef(
-            application_id=r["application_id"],
-            token=r["interaction_token"],
-            expires_at=r["token_expires_at"],
-            message_id=r["response_message_id"],
-        )
     return Job(
         id=r["id"],
         owner_id=owner,
         guild_id=r["guild_id"],
         channel_id=r["channel_id"],
         status=JobStatus(r["status"]),
-        params=JobParams(
-            size=r["size"],
-            preset=r["preset"],
-            style_strength=r["style_strength"],
-            preserve_colors=bool(r["preserve_colors"]),
-            init=r["init"],
-            seed=r["seed"],
-            private=bool(r["private"]),
-            dm_on_done=bool(r["dm_on_done"]),
-            parent_job_id=r["parent_job_id"],
-        ),
+        params=_params_from_row(r),
         content_sha=r["content_sha"],
         styles=tuple(styles),
-        interaction=interaction,
+        interaction=_interaction_from_row(r),
         progress=Progress(
             scale=r["progress_scale"],
             scales=r["progress_scales"],
@@ -316,13 +304,46 @@ def row_to_job(
         content_source_id=owner if r["content_source_id"] is None else r["content_source_id"],
         style_source_ids=tuple(owner if s is None else s for s in style_sources),
         precision=r["precision"],
-        delivery=DeliveryInfo(
-            state=None if r["delivery_state"] is None else DeliveryState(r["delivery_state"]),
-            holder=r["delivery_holder"],
-            lease_until=r["delivery_lease_until"],
-            attempts=r["delivery_attempts"] or 0,
-            next_at=r["delivery_next_at"],
-            target=r["delivery_target"],
-            error=r["delivery_error"],
-        ),
+        delivery=_delivery_from_row(r),
+    )
+
+
+def _params_from_row(r: RowMapping) -> JobParams:
+    return JobParams(
+        size=r["size"],
+        preset=r["preset"],
+        style_strength=r["style_strength"],
+        preserve_colors=bool(r["preserve_colors"]),
+        init=r["init"],
+        seed=r["seed"],
+        private=bool(r["private"]),
+        dm_on_done=bool(r["dm_on_done"]),
+        parent_job_id=r["parent_job_id"],
+    )
+
+
+def _interaction_from_row(r: RowMapping) -> InteractionRef | None:
+    if r["application_id"] is None:
+        return None
+    return InteractionRef(
+        application_id=r["application_id"],
+        token=r["interaction_token"],
+        expires_at=r["token_expires_at"],
+        message_id=r["response_message_id"],
+        install_context=None
+        if r["install_context"] is None
+        else InstallContext(r["install_context"]),
+        upload_limit=r["upload_limit"],
+    )
+
+
+def _delivery_from_row(r: RowMapping) -> DeliveryInfo:
+    return DeliveryInfo(
+        state=None if r["delivery_state"] is None else DeliveryState(r["delivery_state"]),
+        holder=r["delivery_holder"],
+        lease_until=r["delivery_lease_until"],
+        attempts=r["delivery_attempts"] or 0,
+        next_at=r["delivery_next_at"],
+        target=r["delivery_target"],
+        error=r["delivery_error"],
     )

@@ -62,14 +62,16 @@ class DeliveryMixin(Database):
         shards: ShardSet | None = None,
         limit: int = 20,
         lease_s: float = 60.0,
+        web: bool = False,
     ) -> list[Job]:
         """Atomically take up to `limit` due deliveries (within `shards`) for `holder`,
         earliest next attempt first (a fresh job's is its finish time), so a few deliveries
-        that keep failing never block the others. Each lease is one more attempt."""
+        that keep failing never block the others. Each lease is one more attempt. `web`:
+        the web face's jobs instead (see `_leasable`)."""
         _check_holder(holder)
         async with self.write() as conn:
             now = self.clock()
-            due = select(JobRow.id).where(self._leasable(now))
+            due = select(JobRow.id).where(self._leasable(now, web=web))
             if shards is not None:
                 due = due.where(shards.clause())
             due = due.order_by(
@@ -94,7 +96,7 @@ class DeliveryMixin(Database):
                     ids = (
                         await conn.scalars(
                             update(JobRow)
-                            .where(JobRow.id.in_(picked), self._leasable(now))
+                            .where(JobRow.id.in_(picked), self._leasable(now, web=web))
                             .values(**self._lease_values(holder, now, lease_s))
                             .returning(JobRow.id)
                         )

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.admission import AdmissionMixin
 from bot.store.db import FINISHED_DELIVERY, JOB_COLUMNS, row_to_job
 from bot.store.models import Image, JobRow
 from bot.store.types import (
     INTERACTION_TOKEN_TTL_S,
-    MAX_STRENGTH,
     MAX_STYLES,
-    MIN_SIZE,
-    MIN_STRENGTH,
-    PRESETS,
     CancelRefused,
     ImageBlob,
     InteractionRef,
@@ -28,29 +25,59 @@ from bot.store.types import (
 )
 from bot.store.visibility import Viewer, can_see, unseen_message
 
-INITS = ("content", "noise", "style")
 
+def _check_rules(params: JobParams, styles: Sequence[tuple[ImageBlob, float]]) -> None:
+    """The job's own rules (no database): every option valid, 1–MAX_STYLES positive weights."""
 
-def _validate(params: JobParams, styles: Sequence[tuple[ImageBlob, float]]) -> None:
     def bad(message: str) -> QueueRefused:
         return QueueRefused("bad_params", message)
 
-    if params.preset not in PRESETS:
-        raise bad(f"Unknown preset {params.preset!r}; choose one of {', '.join(PRESETS)}.")
-    if params.size < MIN_SIZE:
-        raise bad(f"The output size must be at least {MIN_SIZE} px (got {params.size}).")
-    if not MIN_STRENGTH <= params.style_strength <= MAX_STRENGTH:
-        raise bad(
-            f"Style strength must be between {MIN_STRENGTH} and {MAX_STRENGTH} "
-            f"(got {params.style_strength})."
-        )
-    if params.init not in INITS:
-        raise bad(f"Unknown init {params.init!r}; choose one of {', '.join(INITS)}.")
+    # Every engine option against its one definition (nst_engine.params).
+    if problems := params.problems():
+        raise bad(problems[0])
     if not 1 <= len(styles) <= MAX_STYLES:
         raise bad(f"Give between 1 and {MAX_STYLES} style images (got {len(styles)}).")
     for _, weight in styles:
         if not weight > 0:
             raise bad(f"Style weights must be positive (got {weight}).")
+
+
+async def _check_parent(conn: AsyncConnection, parent_job_id: int | None) -> None:
+    """A re-run's parent job must still exist (it may have been purged or forgotten)."""
+    if parent_job_id is None:
+        return
+    if await conn.scalar(select(JobRow.id).where(JobRow.id == parent_job_id)) is None:
+        raise QueueRefused("parent_not_found", f"Job #{parent_job_id} no longer exists.")
+
+
+def _param_values(params: JobParams) -> dict[str, object]:
+    """The `jobs` columns that hold the job's options."""
+    return {
+        "size": params.size,
+        "preset": params.preset,
+        "style_strength": params.style_strength,
+        "preserve_colors": params.preserve_colors,
+        "init": params.init,
+        "seed": params.seed,
+        "private": params.private,
+        "dm_on_done": params.dm_on_done,
+        "parent_job_id": params.parent_job_id,
+    }
+
+
+def _interaction_values(interaction: InteractionRef, now: datetime) -> dict[str, object]:
+    """The `jobs` columns that say where the bot answers (the deferred interaction)."""
+    expires = interaction.expires_at or now + timedelta(seconds=INTERACTION_TOKEN_TTL_S)
+    return {
+        "application_id": interaction.application_id,
+        "interaction_token": interaction.token,
+        "token_expires_at": expires,
+        "response_message_id": interaction.message_id,
+        "install_context": None
+        if interaction.install_context is None
+        else interaction.install_context.value,
+        "upload_limit": interaction.upload_limit,
+    }
 
 
 class JobsMixin(AdmissionMixin):
@@ -81,67 +108,60 @@ class JobsMixin(AdmissionMixin):
         params: JobParams,
         interaction: InteractionRef | None = None,
     ) -> Job:
-        """Queue a job, or raise `QueueRefused` with a reason the user can act on."""
-        _validate(params, styles)
+        """Queue a job, or raise `QueueRefused` with a reason the user can act on.
+
+        Three steps: the job's own rules (no database), the place's quota (`_check_quota`, inside
+        the write transaction so that two racing submissions can't both pass), the insert."""
+        _check_rules(params, styles)
         async with self.write() as conn:
-            now = self.clock()
-            if not self.is_sqlite:
-                # Serialise one user's submissions so two at once can't both pass the cap.
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": owner_id})
-            # The same rules the bot checked with `admit` before downloading anything; again
-            # here, inside the write transaction, so a race between two submissions can't pass.
-            await self._admit(conn, owner_id, guild_id, channel_id, params.size)
-            if params.parent_job_id is not None:
-                parent = await conn.scalar(
-                    select(JobRow.id).where(JobRow.id == params.parent_job_id)
-                )
-                if parent is None:
-                    raise QueueRefused(
-                        "parent_not_found", f"Job #{params.parent_job_id} no longer exists."
-                    )
-            content_sha = await self._put_image(
-                conn, content.data, content.fmt, content.width, content.height
+            await self._check_quota(conn, owner_id, guild_id, channel_id, params.size)
+            await _check_parent(conn, params.parent_job_id)
+            job = await self._insert_job(
+                conn, owner_id, guild_id, channel_id, content, styles, params, interaction
             )
-            style_refs = [
-                (await self._put_image(conn, s.data, s.fmt, s.width, s.height), w)
-                for s, w in styles
-            ]
-            values = {
-                "owner_id": owner_id,
-                "guild_id": guild_id,
-                "channel_id": channel_id,
-                "status": JobStatus.QUEUED.value,
-                "content_sha": content_sha,
-                "content_source_id": content.source_user_id or owner_id,
-                "size": params.size,
-                "preset": params.preset,
-                "style_strength": params.style_strength,
-                "preserve_colors": params.preserve_colors,
-                "init": params.init,
-                "seed": params.seed,
-                "private": params.private,
-                "dm_on_done": params.dm_on_done,
-                "parent_job_id": params.parent_job_id,
-                "attempts": 0,
-                "crashes": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
-            if interaction is not None:
-                expires = interaction.expires_at or now + timedelta(seconds=INTERACTION_TOKEN_TTL_S)
-                values |= {
-                    "application_id": interaction.application_id,
-                    "interaction_token": interaction.token,
-                    "token_expires_at": expires,
-                    "response_message_id": interaction.message_id,
-                }
-            row = (
-                (await conn.execute(insert(JobRow).values(**values).returning(*JOB_COLUMNS)))
-                .mappings()
-                .one()
-            )
-            style_sources = [s.source_user_id or owner_id for s, _ in styles]
-            await self._insert_styles(conn, row["id"], style_refs, style_sources)
+        return job
+
+    async def _insert_job(
+        self,
+        conn: AsyncConnection,
+        owner_id: int,
+        guild_id: int | None,
+        channel_id: int | None,
+        content: ImageBlob,
+        styles: Sequence[tuple[ImageBlob, float]],
+        params: JobParams,
+        interaction: InteractionRef | None,
+    ) -> Job:
+        """Store the images and insert the job and its style rows (the checks have passed)."""
+        now = self.clock()
+        content_sha = await self._put_image(
+            conn, content.data, content.fmt, content.width, content.height
+        )
+        style_refs = [
+            (await self._put_image(conn, s.data, s.fmt, s.width, s.height), w) for s, w in styles
+        ]
+        values = {
+            "owner_id": owner_id,
+            "guild_id": guild_id,
+            "channel_id": channel_id,
+            "status": JobStatus.QUEUED.value,
+            "content_sha": content_sha,
+            "content_source_id": content.source_user_id or owner_id,
+            **_param_values(params),
+            "attempts": 0,
+            "crashes": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        if interaction is not None:
+            values |= _interaction_values(interaction, now)
+        row = (
+            (await conn.execute(insert(JobRow).values(**values).returning(*JOB_COLUMNS)))
+            .mappings()
+            .one()
+        )
+        style_sources = [s.source_user_id or owner_id for s, _ in styles]
+        await self._insert_styles(conn, row["id"], style_refs, style_sources)
         return row_to_job(row, style_refs, style_sources)
 
     async def get_job(self, job_id: int) -> Job | None:

@@ -64,7 +64,7 @@ def _png(width: int, height: int, phase: int) -> bytes:
     )
 
 
-def _image(tag: str, when: datetime) -> dict:
+def _image(tag: str, when: datetime) -> dict[str, object]:
     data = tag.encode() * (256 // len(tag) + 1)  # small, distinct bytes
     sha = sha256(data)
     return {
@@ -165,11 +165,12 @@ class _Watch:
     async def requeued(self) -> int:
         """Live jobs that were requeued as stale (crashes counted) or claimed twice."""
         async with self.store.read() as conn:
-            return await conn.scalar(
+            requeued = await conn.scalar(
                 select(func.count()).where(
                     JobRow.id.in_(self.job_ids), (JobRow.crashes > 0) | (JobRow.attempts > 1)
                 )
             )
+        return requeued or 0
 
 
 async def _wait_running(store: Store, job_id: int, timeout_s: float) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.db import JOB_COLUMNS, Database
 from bot.store.models import JobRow, WorkerRow
@@ -17,7 +17,9 @@ from bot.store.visibility import Viewer, visible_to
 RECENT_JOBS_FOR_ETA = 20
 
 
-def _round_robin_position(owner_id: int, job_id: int, per_user: Sequence[Any]) -> int:
+def _round_robin_position(
+    owner_id: int, job_id: int, per_user: Sequence[tuple[int, int, int, int]]
+) -> int:
     """Estimated 1-based place of a queued job when claims go round-robin across users.
 
     `per_user` rows are (owner, queued jobs, oldest queued id, queued jobs older than this
@@ -34,7 +36,7 @@ def _round_robin_position(owner_id: int, job_id: int, per_user: Sequence[Any]) -
 
 
 class QueriesMixin(Database):
-    async def _recent_avg_elapsed(self, conn: object) -> float | None:
+    async def _recent_avg_elapsed(self, conn: AsyncConnection) -> float | None:
         recent = (
             select(JobRow.elapsed_s)
             .where(JobRow.status == JobStatus.SUCCEEDED, JobRow.elapsed_s.is_not(None))
@@ -42,7 +44,7 @@ class QueriesMixin(Database):
             .limit(RECENT_JOBS_FOR_ETA)
             .subquery()
         )
-        value = await conn.scalar(select(func.avg(recent.c.elapsed_s)))  # type: ignore[attr-defined]
+        value = await conn.scalar(select(func.avg(recent.c.elapsed_s)))
         return float(value) if value is not None else None
 
     async def queue_info(self, job_id: int) -> QueueInfo | None:
@@ -146,11 +148,12 @@ class QueriesMixin(Database):
         async with self.read() as conn:
             return await self._load_jobs(conn, stmt)
 
-    async def _count_online(self, conn: object, stale_after_s: float) -> int:
+    async def _count_online(self, conn: AsyncConnection, stale_after_s: float) -> int:
         cutoff = self.clock() - timedelta(seconds=stale_after_s)
-        return await conn.scalar(  # type: ignore[attr-defined]
+        online = await conn.scalar(
             select(func.count()).select_from(WorkerRow).where(WorkerRow.heartbeat_at >= cutoff)
         )
+        return int(online or 0)
 
     async def executors_online(self, stale_after_s: float = 20.0) -> int:
         """Executors whose heartbeat is fresher than `stale_after_s`."""

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.db import Database, image_referenced
 from bot.store.models import Image, JobRow, JobStyle, UserSettingsRow, WorkerRow
+from bot.store.styles import delete_styles_added_by
 from bot.store.types import ACTIVE_STATUSES, PurgeResult
 
 # Images nobody references are kept this long, so an upload stored just before its job row
@@ -190,8 +191,8 @@ class RetentionMixin(Database):
         """Delete everything that came from a user: their jobs, every other user's job that
         used an image from them (reruns of their jobs, the "Stylize" menu on their messages),
         the results and previews of all those jobs, each of those images that no remaining job
-        uses, and their settings. A running job is deleted too; its executor finds out at its
-        next write."""
+        uses, their settings and the server styles they added. A running job is deleted too;
+        its executor finds out at its next write."""
         pacer = _Pacer()
         # The ids are collected first: the legacy rule above looks at the user's own jobs.
         ids = await self._forget_ids(user_id)
@@ -208,5 +209,7 @@ class RetentionMixin(Database):
         async with self.write() as conn:
             pacer.start()
             await conn.execute(delete(UserSettingsRow).where(UserSettingsRow.user_id == user_id))
+            # Their server styles last: the jobs made from them are gone, so their images go.
+            images += await self._delete_orphans(conn, await delete_styles_added_by(conn, user_id))
         pacer.record(0)
         return pacer.result(jobs, images)

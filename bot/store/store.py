@@ -10,17 +10,21 @@ from sqlalchemy.exc import DBAPIError
 from bot.store.admission import AdmissionMixin
 from bot.store.db import create_engine
 from bot.store.delivery import DeliveryMixin
+from bot.store.gallery import GalleryMixin
 from bot.store.jobs import JobsMixin
 from bot.store.prefs import PrefsMixin
 from bot.store.queries import QueriesMixin
 from bot.store.recovery import RecoveryMixin
 from bot.store.retention import RetentionMixin
+from bot.store.styles import StylesMixin
+from bot.store.thumbnails import ThumbnailsMixin
 from bot.store.types import StoreError
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from bot.settings import Settings
+    from bot.store.ports import BotStore, ExecutorStore
 
 
 class Store(
@@ -31,6 +35,9 @@ class Store(
     RetentionMixin,
     DeliveryMixin,
     PrefsMixin,
+    GalleryMixin,
+    ThumbnailsMixin,
+    StylesMixin,
 ):
     """Async job store over SQLite or PostgreSQL. Create with `await Store.open(url)`."""
 
@@ -123,3 +130,10 @@ class Store(
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+if TYPE_CHECKING:
+
+    def _views(store: Store) -> tuple[ExecutorStore, BotStore]:
+        """Never runs: mypy checks here that `Store` offers each process's view of it."""
+        return store, store

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-PRESETS = ("fast", "standard", "high")
-MIN_SIZE = 64
-MIN_STRENGTH, MAX_STRENGTH = 0.1, 10.0
-MAX_STYLES = 4
+from nst_engine import params as job_params
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
+    from nst_engine.params import Param
+
+# The job parameters' facts, from their one definition (nst_engine.params), under the names
+# the store's callers use.
+PRESETS = job_params.PRESET_NAMES
+MIN_SIZE = job_params.MIN_SIZE
+MIN_STRENGTH, MAX_STRENGTH = job_params.STYLE_STRENGTH.span
+MAX_STYLES = job_params.MAX_STYLES
 INTERACTION_TOKEN_TTL_S = 15 * 60  # Discord interaction tokens are valid for 15 minutes.
 
 
@@ -53,6 +64,15 @@ class DeliveryTarget(StrEnum):
     INTERACTION = "interaction"
     CHANNEL = "channel"
     DM = "dm"
+
+
+class InstallContext(StrEnum):
+    """How the app was acting when a job was asked for; NULL in the store: as a guild member
+    (or in its own DM), free to post in the channel."""
+
+    # A user install where the bot is no member (a server without the bot, a group DM):
+    # it answers only through the interaction, then by DM, never in the channel.
+    USER = "user"
 
 
 class StoreError(Exception):
@@ -106,17 +126,25 @@ class StoredImage:
 
 @dataclass(frozen=True, slots=True)
 class JobParams:
-    """Engine options of a job plus how its result is shared."""
+    """Engine options of a job plus how its result is shared. The engine options (defaults,
+    ranges, choices) are defined in `nst_engine.params`; each has a field here, and a column."""
 
-    size: int = 512
-    preset: str = "standard"
-    style_strength: float = 1.0
-    preserve_colors: bool = False
-    init: str = "content"
-    seed: int | None = None
+    size: int = job_params.SIZE.default
+    preset: str = job_params.PRESET.default
+    style_strength: float = job_params.STYLE_STRENGTH.default
+    preserve_colors: bool = job_params.PRESERVE_COLORS.default
+    init: str = job_params.INIT.default
+    seed: int | None = job_params.SEED.default
     private: bool = False  # hidden from other users' /history, result not posted publicly
     dm_on_done: bool = False
     parent_job_id: int | None = None  # a "re-roll"/variation of this job
+
+    def problems(self, definitions: Iterable[Param[Any]] | None = None) -> list[str]:
+        """Why these values would be refused (one sentence each), checked against every job
+        parameter's definition (`nst_engine.params.JOB_PARAMS` unless given); empty when
+        they are valid."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return job_params.problems(values, definitions or job_params.JOB_PARAMS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +156,15 @@ class InteractionRef:
     token: str | None = field(repr=False)
     expires_at: datetime
     message_id: int | None = None  # the deferred response's message id, once known
+    install_context: InstallContext | None = None  # USER: no channel posts (see the enum)
+    upload_limit: int | None = None  # bytes per attachment (None: Discord's default)
 
     def __repr__(self) -> str:
         masked = "None" if self.token is None else "'***'"
         return (
             f"InteractionRef(application_id={self.application_id}, token={masked}, "
-            f"expires_at={self.expires_at.isoformat()}, message_id={self.message_id})"
+            f"expires_at={self.expires_at.isoformat()}, message_id={self.message_id}, "
+            f"install_context={self.install_context}, upload_limit={self.upload_limit})"
         )
 
 

@@ -11,11 +11,21 @@ mounts, next to `/healthz` and `/metrics`:
     POST /jobs/{id}/cancel         cancel (owner, CSRF)
     GET  /jobs/{id}/preview.jpg    latest preview (Cache-Control: no-store)
     GET  /jobs/{id}/image/{sha}    result or input image, immutable by sha (long max-age)
+    POST /forget                   delete this browser's jobs and images (CSRF), new identity
+    GET  /g/{guild}                the server's public gallery, newest first (?before=<id>)
+    GET  /g/{guild}/{job}          one pastiche of the gallery
+    GET  /g/{guild}/{job}/image/{sha}        its full images; …/thumb/{side}/{sha} thumbnails
     GET  /static/{name}            CSS and JS (no build step)
+
+Modules: `app` (WebUI: shared state, routes), `playground` (form, submit, forget),
+`jobpages` (a job's live page), `gallery`, `images` (caching headers, thumbnails), `pages`
+(Jinja2, static files), `limits` (per-address submits), `settling` (finished web jobs),
+`identity` (cookie, CSRF), `intake` (the multipart form).
 
 Jobs are owned by a local web user (`bot.webui.identity`: a negative id per browser, in a
 signed cookie) with guild None, so only that browser sees them (`bot.store.visibility`). The
-module is torch-free; Pillow runs only in worker threads (`asyncio.to_thread`).
+gallery shows a guild's public Discord jobs once its admins ran `/config gallery:true`. The
+package is torch-free; Pillow runs only in worker threads (`asyncio.to_thread`).
 """
 
 from __future__ import annotations
@@ -26,8 +36,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from bot.store import Job, Store
+from bot.webui.app import WebUI
 from bot.webui.identity import Identity, load_or_create_secret
-from bot.webui.views import WebUI
 
 if TYPE_CHECKING:
     from bot.settings import Settings

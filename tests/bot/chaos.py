@@ -24,6 +24,7 @@ from PIL import Image
 from bot.store import Job, JobStatus, Store
 from tests.bot.botproc import BotProcess, start_bot, stop_bot
 from tests.fakediscord import Delivery, FakeDiscord, RecordedCall
+from tests.fakediscord.records import payload_text
 
 # Faults strike delivery only (edits of the response, channel and DM posts, opening a DM):
 # a failed defer is a failed command the user sees, not a lost result.
@@ -362,9 +363,8 @@ class ChaosRun:
 
 
 def _result_title(call: RecordedCall) -> int | None:
-    """The job id in a request's result embed title ("Pastiche #N"), if it carries one."""
+    """The job id a request's result names ("Pastiche #N": the pastiche's description in the
+    result's media gallery), if it carries one."""
     body = call.json if isinstance(call.json, dict) else {}
-    for embed in body.get("embeds") or []:
-        if m := RESULT_TITLE.search(embed.get("title") or ""):
-            return int(m.group(1))
-    return None
+    m = RESULT_TITLE.search(payload_text(body))
+    return int(m.group(1)) if m else None

@@ -40,7 +40,7 @@ async def test_nst_bot_run_against_fake_discord(tmp_path: Path, fixture_images: 
         )
         iid = await _slash_when_registered(fake, content, style)
         final = await fake.wait_until(
-            lambda: (m := fake.original(iid)) and "ready" in m.content and m, timeout=180
+            lambda: (m := fake.original(iid)) and "ready" in m.text() and m, timeout=180
         )
         assert fake.interaction(iid).acked_type == 5  # deferred
         # The response was edited while the job ran (the running card, progress bar).
@@ -51,7 +51,8 @@ async def test_nst_bot_run_against_fake_discord(tmp_path: Path, fixture_images: 
         assert result.size == (64, round(64 * source.height / source.width))
         diff = ImageChops.difference(result, source.resize(result.size))
         assert max(hi for _, hi in diff.getextrema()) > 40  # stylised, not the input
-        assert "Pastiche #" in final.embeds[0]["title"]
+        title, shown = final.gallery()[0]  # Components V2: the pastiche leads the gallery
+        assert title.startswith("Pastiche #") and shown == final.file(0)
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{bot.web_base}/healthz") as resp:
                 body = await resp.json()

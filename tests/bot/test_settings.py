@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.settings import Settings
+from nst_engine.params import JOB_PARAMS, PRESET, SIZE
 
 
 def test_defaults_are_sqlite_and_no_token(monkeypatch, tmp_path):
@@ -148,3 +149,17 @@ def test_run_with_contradicting_settings_stops_naming_both(tmp_path):
     assert "GUILD_QUEUE_LIMIT (900) is larger than GLOBAL_QUEUE_LIMIT (500)" in proc.stderr
     assert "tok-SECRET" not in proc.stderr + proc.stdout
     assert not (tmp_path / "nst.db").exists()  # stopped before touching anything
+
+
+def test_settings_take_defaults_and_choices_from_the_definitions() -> None:
+    s = Settings(_env_file=None)
+    assert (s.default_size, s.default_preset) == (SIZE.default, PRESET.default)
+    assert {p.name: s.job_default(p.name) for p in JOB_PARAMS} == {
+        p.name: p.default for p in JOB_PARAMS
+    }
+    operator = Settings(_env_file=None, default_size=256, default_preset="fast")
+    assert (operator.job_default("size"), operator.job_default("preset")) == (256, "fast")
+    with pytest.raises(ValueError, match="choose one of fast, standard, high"):
+        Settings(_env_file=None, default_preset="ultra")
+    with pytest.raises(ValueError, match="greater than or equal to 64"):
+        Settings(_env_file=None, default_size=32)

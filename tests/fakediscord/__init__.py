@@ -4,7 +4,7 @@ An aiohttp server on 127.0.0.1 (port 0) speaking Discord's REST API v10 and the 
 gateway well enough for the real, unmodified discord.py 2.7 client (`commands.Bot` with app
 commands) to log in, sync commands, receive INTERACTION_CREATE and answer it over real HTTP.
 Every HTTP call is recorded; messages are stored so tests can read what users would see.
-Protocol facts: ../shared/docs/fake-discord-protocol.md.
+Protocol facts (paths are relative to the repository): docs/fake-discord-protocol.md.
 
 Quick start (bot in the test process)
 -------------------------------------
@@ -49,7 +49,10 @@ World:
     .add_user(name, admin=False) -> user payload (admin → Manage Server in permissions)
     .user(name | id | payload | None) -> user payload (creates by name; None → alice)
     .add_channel(name, guild_id=None) -> channel id
-    .add_guild(name, shard=None) -> guild id (`shard=k`: an id on shard k of shard_count)
+    .add_guild(name, shard=None, bot_member=True) -> guild id (`shard=k`: an id on shard k
+        of shard_count; `bot_member=False`: a server without the bot, see User installs)
+    .add_group_dm(*users) -> channel id of a group DM (type 3; the bot is not in it)
+    .bot_in_guild(guild_id) -> bool
     .shard_of(guild_id, num_shards=shard_count) -> (guild_id >> 22) % num_shards; None (DM) → 0
     .dm_channel(user) -> DM channel id
     .add_attachment(data, filename, content_type=None, declared_size=None, *, delay_s=0,
@@ -61,11 +64,14 @@ World:
 
 User actions (async; each waits for a connected bot, sends INTERACTION_CREATE over the gateway,
 returns the interaction id as str):
-    .slash(name, {option: value}, user=, channel=, guild=, dm=False)  "group sub" = subcommand;
+    .slash(name, {option: value}, user=, channel=, guild=, dm=False, user_install=None,
+           attachment_size_limit=None)  "group sub" = subcommand;
         attachment payloads → type 11 + resolved.attachments; user payloads → type 6;
         channel payloads (fake.channels[cid]) → type 7 + resolved.channels;
         bool/int/float/str → 5/4/10/3; {"type": T, "value": V} passes through.
-        `guild=gid` picks that guild's first channel; `dm=True` runs it in the user's DM.
+        `guild=gid` picks that guild's first channel; `dm=True` runs it in the user's DM;
+        `channel=` a group DM runs it there (context 2). `attachment_size_limit=N`: this
+        interaction announces N and its responses/follow-ups refuse larger files (413).
     .context_menu(name, message, user=)     message command (type 3): target_id + resolved
     .user_menu(name, target, user=)         user command (type 2)
     .click(message, custom_id, user=, values=None)   button/select on a stored message
@@ -87,6 +93,8 @@ Reading results:
     .find(method=None, path=regex) -> [RecordedCall]
     .messages: {id: StoredMessage}; StoredMessage.payload/.content/.embeds/.components/
             .attachments/.file(i)/.custom_ids()/.text()/.edits/.history/.ephemeral/.loading
+            .flags/.gallery() (Components V2: [(description, bytes)] of media gallery items;
+            .text() also holds text displays and gallery descriptions)
     .original(iid), .followups(iid), .interaction(iid) -> FakeInteraction (acked_type,
             acked_after_s, modal, choices), .channel_messages(cid=None), .dm_messages(user)
     .commands {name: cmd}, .guild_commands {gid: {name: cmd}}
@@ -123,14 +131,34 @@ Realism knobs:
     .inject(method, path_regex, status, body=None, times=1)   one-off answers (429s get headers)
     .forbid_channel(cid, code=50001|50013)   403 on sending there (DM fallback tests)
     .close_dms(user)                  403 code 50007 on DMing them
-    attachment_size_limit             sent in every interaction; a larger upload → 413, 40005
+    attachment_size_limit             sent in every interaction (unless `slash` names its own,
+        enforced on that interaction's responses); a larger upload → 413, 40005
     Message bodies are checked against Discord's limits (content 2000, embeds, custom_id 100,
     ≤5 rows of ≤5 buttons) → 400 code 50035; empty messages → 400 code 50006. Never 5xx
     (unless `.chaos` asks for it, below).
+    Components V2 (flag IS_COMPONENTS_V2 = 1 << 15, what discord.py's LayoutView sends;
+    components_v2.py): types 9 section, 10 text display, 11 thumbnail, 12 media gallery,
+    13 file, 14 separator, 17 container. Checked on the message as it will be (400, 50035):
+    no content or embeds with the flag (an edit into a layout must clear them), V2 types only
+    with it, allowed nesting, 1-10 gallery items, ≤ 40 components, ≤ 4000 characters of text,
+    and every `attachment://name` names one of the message's attachments. The flag can be set
+    by an edit, never cleared. Attachment media are stored resolved (CDN url, width, height,
+    content_type, attachment_id), as Discord answers.
     .disconnect(code=4000, shard=None)   drop the websocket (that shard's; discord.py
         RESUMEs; missed events replay)
     .reconnect(shard=None)   op 7;  .gateway.invalidate() forces a fresh IDENTIFY (discord.py
         waits 5 s before a non-initial IDENTIFY unless `before_identify_hook` is overridden)
+
+User installs (installs.py):
+    Every interaction carries `context` (0 guild, 1 the bot's DM, 2 private channel) and
+    `authorizing_integration_owners`: {"0": guild id} in a guild with the bot, {"1": user id}
+    in the bot's DM, in a guild without the bot (`add_guild(..., bot_member=False)`) and in a
+    group DM; `slash(..., user_install=True)` sends {"1": user id} in a guild with the bot too.
+    A button press carries the owners of the interaction that made its message. Bot-token
+    calls on a channel of a guild without the bot, or on a group DM (send, read, edit,
+    typing; GET /guilds/{id} and its members) answer 403, code 50001 Missing Access, as on
+    Discord; the interaction token still edits the original response. An interaction only a
+    user install authorised takes at most 5 follow-ups, then 400, code 40094.
 
 Nonces (POST /channels/{id}/messages, guild channels and DMs alike):
     `nonce` is an int or a string of ≤ 25 characters (else 400, code 50035) and is stored on

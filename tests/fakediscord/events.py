@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .installs import GROUP_DM, where_payload
 from .payloads import DEFAULT_PERMISSIONS, member_payload, new_interaction_token
 from .records import StoredMessage
 
@@ -35,6 +36,7 @@ class FakeInteraction:
     modal: dict[str, Any] | None = None  # data of a type 9 callback
     choices: list[dict[str, Any]] | None = None  # data of a type 8 callback
     forced_expiry: bool = False
+    upload_limit: int | None = None  # its attachment_size_limit (None: the fake's)
     session_id: str | None = None  # the gateway session it was dispatched to
     shard: tuple[int, int] | None = None  # that session's (shard_id, num_shards); None: unsharded
 
@@ -74,6 +76,9 @@ class InteractionsMixin:
         user: Any,
         channel: str | None,
         dm: bool,
+        *,
+        user_install: bool | None = None,
+        upload_limit: int | None = None,
     ) -> tuple[dict[str, Any], FakeInteraction]:
         who = self.user(user)
         iid, token = self.ids.next(), new_interaction_token()
@@ -83,7 +88,7 @@ class InteractionsMixin:
             "type": itype,
             "token": token,
             "version": 1,
-            "attachment_size_limit": self.attachment_size_limit,
+            "attachment_size_limit": upload_limit or self.attachment_size_limit,
             "app_permissions": str(DEFAULT_PERMISSIONS),
             "locale": "en-US",
             "entitlements": [],
@@ -98,8 +103,11 @@ class InteractionsMixin:
                 context=1,
                 authorizing_integration_owners={"1": who["id"]},
             )
+        elif self.channels[cid := str(channel or self.channel_id)].get("type") == GROUP_DM:
+            gid = None
+            payload.update(user=who, channel_id=cid, channel=dict(self.channels[cid]))
+            payload.update(where_payload(self, who, cid, user_install))
         else:
-            cid = str(channel or self.channel_id)
             gid = self.channels[cid]["guild_id"]
             payload.update(
                 guild_id=gid,
@@ -108,10 +116,11 @@ class InteractionsMixin:
                 channel_id=cid,
                 channel=dict(self.channels[cid]),
                 member=member_payload(who, permissions=self.permissions_of(who["id"])),
-                context=0,
-                authorizing_integration_owners={"0": gid},
             )
-        inter = FakeInteraction(iid, token, itype, payload, cid, gid, who)
+            payload.update(where_payload(self, who, cid, user_install))
+        inter = FakeInteraction(
+            iid, token, itype, payload, cid, gid, who, upload_limit=upload_limit
+        )
         self.interactions[iid] = inter
         self.tokens[token] = iid
         return payload, inter
@@ -160,11 +169,16 @@ class InteractionsMixin:
         channel: str | None = None,
         guild: str | None = None,
         dm: bool = False,
+        user_install: bool | None = None,
+        attachment_size_limit: int | None = None,
     ) -> str:
         """Run `/name` (subcommands: "group sub"); returns the interaction id.
 
-        Where: `channel` (default general of the default guild), or `guild` (its first
-        channel), or `dm=True` (the user's DM with the bot; no guild, no member).
+        Where: `channel` (default general of the default guild; a group DM from
+        `add_group_dm`), or `guild` (its first channel), or `dm=True` (the user's DM with the
+        bot; no guild, no member). `user_install`: see `installs.where_payload` (default: a
+        user install exactly where the bot is not). `attachment_size_limit`: this
+        interaction's upload limit (sent, and enforced on its responses and follow-ups).
 
         Option values: attachment payloads (from `add_attachment`) become type 11 with
         `resolved.attachments`, user payloads type 6 (+ `resolved.users/members`), channel
@@ -174,7 +188,7 @@ class InteractionsMixin:
         top, *subs = name.split()
         if guild is not None and channel is None:
             channel = self.guilds[str(guild)]["channels"][0]
-        gid = None if dm else self.channels[str(channel or self.channel_id)]["guild_id"]
+        gid = None if dm else self.channels[str(channel or self.channel_id)].get("guild_id")
         resolved: dict[str, Any] = {}
         opts = [self._option(k, v, resolved, gid) for k, v in (options or {}).items()]
         for i, sub in reversed(list(enumerate(subs))):
@@ -185,7 +199,15 @@ class InteractionsMixin:
             data["options"] = opts
         if resolved:
             data["resolved"] = resolved
-        payload, inter = self._envelope(2, data, user, channel, dm)
+        payload, inter = self._envelope(
+            2,
+            data,
+            user,
+            channel,
+            dm,
+            user_install=user_install,
+            upload_limit=attachment_size_limit,
+        )
         await self.gateway.dispatch("INTERACTION_CREATE", payload)
         return inter.id
 
@@ -205,7 +227,7 @@ class InteractionsMixin:
         top = name.split()[0]
         if guild is not None and channel is None:
             channel = self.guilds[str(guild)]["channels"][0]
-        gid = None if dm else self.channels[str(channel or self.channel_id)]["guild_id"]
+        gid = None if dm else self.channels[str(channel or self.channel_id)].get("guild_id")
         opts = []
         for key, value in options.items():
             opt = {"name": key, "type": 3, "value": str(value)}
@@ -233,7 +255,7 @@ class InteractionsMixin:
             msg = self.store.get(str(message)).payload
         cid = msg["channel_id"]
         dm = self.channels.get(cid, {}).get("type") == 1
-        gid = None if dm else self.channels[cid]["guild_id"]
+        gid = None if dm else self.channels[cid].get("guild_id")
         data = {
             "name": name,
             "type": 3,
@@ -288,6 +310,10 @@ class InteractionsMixin:
         cid = msg.channel_id
         dm = self.channels.get(cid, {}).get("type") == 1
         payload, inter = self._envelope(3, data, user, None if dm else cid, dm)
+        meta = msg.payload.get("interaction_metadata") or {}
+        if meta.get("authorizing_integration_owners"):
+            # Discord: a component carries the owners of the interaction that made its message.
+            payload["authorizing_integration_owners"] = dict(meta["authorizing_integration_owners"])
         payload["message"] = copy.deepcopy(msg.payload)
         inter.component_message_id = msg.id
         await self.gateway.dispatch("INTERACTION_CREATE", payload)

@@ -121,7 +121,7 @@ class GatewayHub:
         if shard is not None:
             session.shard = (int(shard[0]), int(shard[1]))
         self.sessions[session.id] = session
-        guild_ids = [gid for gid in fake.guilds if session.covers(gid)]
+        guild_ids = [g for g in fake.guilds if session.covers(g) and fake.bot_in_guild(g)]
         ready = {
             "v": 10,
             "user": {**fake.bot_user, "verified": True, "mfa_enabled": False, "flags": 0},

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from .components_v2 import apply_layout, is_v2
 from .payloads import InvalidForm, Snowflakes, check_message_body, iso_now, mentioned_ids
 from .records import RecordedFile, StoredMessage
 
@@ -112,11 +113,13 @@ class MessageStore:
         self.attachments[aid] = att
         return att
 
-    def _check_uploads(self, files: list[RecordedFile]) -> None:
+    def _check_uploads(self, files: list[RecordedFile], limit: int | None = None) -> None:
+        """At most 10 files, each within `limit` (an interaction's attachment_size_limit; None:
+        the fake's), else 413 / 40005 as on Discord."""
         if len(files) > 10:
             raise ApiError(400, 50035, "Invalid Form Body: at most 10 files")
         for f in files:
-            if f.size > self.upload_limit:
+            if f.size > (limit or self.upload_limit):
                 raise ApiError(413, 40005, "Request entity too large")
 
     def _attachments(
@@ -166,10 +169,11 @@ class MessageStore:
         extra_flags: int = 0,
         allow_empty: bool = False,
         users: dict[str, dict[str, Any]] | None = None,
+        upload_limit: int | None = None,
     ) -> StoredMessage:
         """Create and store a message from a bot's JSON/multipart body."""
         check_message_body(body)
-        self._check_uploads(files)
+        self._check_uploads(files, upload_limit)
         attachments, blobs = self._attachments(body, files, [])
         if not allow_empty and not (
             body.get("content")
@@ -209,6 +213,7 @@ class MessageStore:
             payload["message_reference"] = body["message_reference"]
         if body.get("nonce") is not None:
             payload["nonce"] = body["nonce"]
+        apply_layout(payload)  # Components V2 rules (components_v2.py)
         msg = StoredMessage(
             payload=payload, files=blobs, interaction_id=interaction_id, nonce=body.get("nonce")
         )
@@ -223,10 +228,11 @@ class MessageStore:
         *,
         users: dict[str, dict[str, Any]] | None = None,
         clear_flags: int = 0,
+        upload_limit: int | None = None,
     ) -> StoredMessage:
         """Apply a PATCH: only the fields present change; `attachments` replaces the set."""
         check_message_body({k: v for k, v in body.items() if v is not None})
-        self._check_uploads(files)
+        self._check_uploads(files, upload_limit)
         attachments, blobs = self._attachments(body, files, msg.attachments)
         new = dict(msg.payload)
         for key in ("content", "embeds", "components"):
@@ -241,6 +247,7 @@ class MessageStore:
             flags = (flags & (1 << 6)) | int(body["flags"]) & ~(1 << 6)
         new["flags"] = flags
         new["attachments"] = attachments
+        apply_layout(new, was_v2=is_v2(msg.payload))  # and the V2 flag can't be taken off
         new["edited_timestamp"] = iso_now()
         msg.history.append(msg.payload)
         msg.payload = new

@@ -6,6 +6,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .components_v2 import descriptions, texts
+from .components_v2 import gallery as gallery_items
+
 
 @dataclass(frozen=True)
 class RecordedFile:
@@ -152,14 +155,20 @@ class StoredMessage:
         )
 
     def text(self) -> str:
-        """Content plus embed titles, descriptions, fields and footers: handy for `in` checks."""
-        parts = [self.content]
+        """Content plus embed titles, descriptions, fields and footers, and the text displays
+        and gallery descriptions of a Components V2 message: handy for `in` checks."""
+        parts = [self.content, *texts(self.payload), *descriptions(self.payload)]
         for e in self.embeds:
             parts += [e.get("title") or "", e.get("description") or ""]
             for f in e.get("fields") or []:
                 parts += [f.get("name") or "", f.get("value") or ""]
             parts.append((e.get("footer") or {}).get("text") or "")
         return "\n".join(p for p in parts if p)
+
+    def gallery(self) -> list[tuple[str, bytes]]:
+        """Components V2: (description, bytes) of every media gallery item that shows one of
+        the message's attachments, in order."""
+        return [(text, self.files[att["id"]]) for text, att in gallery_items(self.payload)]
 
     def __repr__(self) -> str:
         gone = " deleted" if self.deleted else ""
@@ -172,7 +181,8 @@ class StoredMessage:
 
 def payload_text(payload: dict[str, Any]) -> str:
     """Everything a user reads in a message version: content, embed texts and image urls,
-    attachment filenames and descriptions (one per line)."""
+    attachment filenames and descriptions, text displays and media gallery descriptions (one
+    per line)."""
     parts = [payload.get("content") or ""]
     for e in payload.get("embeds") or []:
         parts += [e.get("title") or "", e.get("description") or "", e.get("url") or ""]
@@ -183,6 +193,7 @@ def payload_text(payload: dict[str, Any]) -> str:
             parts += [f.get("name") or "", f.get("value") or ""]
     for a in payload.get("attachments") or []:
         parts += [a.get("filename") or "", a.get("description") or ""]
+    parts += texts(payload) + descriptions(payload)  # Components V2
     return "\n".join(p for p in parts if p)
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .faults import Reply
+from .installs import check_bot_access
 from .messages import ApiError, check_nonce
 from .payloads import FLAG_EPHEMERAL
 from .records import RecordedCall
@@ -185,6 +186,7 @@ class _Handlers:
         ch = self.fake.channels.get(cid)
         if ch is None:
             raise ApiError(404, 10003, "Unknown Channel")
+        check_bot_access(self.fake, ch)  # a guild without the bot, a group DM: 403 50001
         return ch
 
     def _writable(self, cid: str) -> dict[str, Any]:
@@ -285,6 +287,8 @@ class _Handlers:
         gid = request.match_info["gid"]
         if gid not in self.fake.guilds:
             raise ApiError(404, 10004, "Unknown Guild")
+        if not self.fake.bot_in_guild(gid):
+            raise ApiError(403, 50001, "Missing Access")
         payload = self.fake.guild_create_payload(gid)
         for key in ("channels", "members", "threads", "voice_states", "presences"):
             payload.pop(key, None)
@@ -296,6 +300,8 @@ class _Handlers:
         gid, uid = request.match_info["gid"], request.match_info["uid"]
         if gid not in self.fake.guilds:
             raise ApiError(404, 10004, "Unknown Guild")
+        if not self.fake.bot_in_guild(gid):
+            raise ApiError(403, 50001, "Missing Access")
         if uid not in self.fake.users:
             raise ApiError(404, 10007, "Unknown Member")
         return Reply(200, member_payload(self.fake.users[uid]))

@@ -15,6 +15,7 @@ from . import rest
 from .events import InteractionsMixin
 from .faults import Chaos, Faults, Injection, RateLimit, Reply
 from .gateway import GatewayHub, shard_of
+from .installs import add_group_dm, bot_in_guild
 from .messages import MessageStore
 from .payloads import (
     DEFAULT_PERMISSIONS,
@@ -179,19 +180,33 @@ class FakeDiscord(InteractionsMixin, Waiting):
             return DEFAULT_PERMISSIONS | MANAGE_GUILD
         return DEFAULT_PERMISSIONS
 
-    def add_guild(self, name: str, *, owner_id: str | None = None, shard: int | None = None) -> str:
+    def add_guild(
+        self,
+        name: str,
+        *,
+        owner_id: str | None = None,
+        shard: int | None = None,
+        bot_member: bool = True,
+    ) -> str:
         """A guild with one text channel "general"; announced to a connected bot (to the
-        session of its shard). `shard=k`: its id lands on shard k of `shard_count`."""
+        session of its shard). `shard=k`: its id lands on shard k of `shard_count`.
+        `bot_member=False`: a server without the bot (never announced; its channels answer
+        the bot 403 Missing Access), reachable only through a user install (`installs.py`)."""
         if shard is not None:
             if not 0 <= shard < self.shard_count:
                 raise ValueError(f"shard {shard} is not below shard_count={self.shard_count}")
             gid = self.ids.next_on_shard(shard, self.shard_count)
         else:
             gid = self.ids.next()
-        self.guilds[gid] = {"name": name, "owner_id": owner_id or self.owner["id"], "channels": []}
+        self.guilds[gid] = {
+            "name": name,
+            "owner_id": owner_id or self.owner["id"],
+            "channels": [],
+            "bot": bot_member,
+        }
         self.add_channel("general", guild_id=gid)
         session = self.gateway.route(gid)
-        if session is not None and session.open:
+        if bot_member and session is not None and session.open:
             task = asyncio.ensure_future(
                 self.gateway._dispatch_to(session, "GUILD_CREATE", self.guild_create_payload(gid))
             )
@@ -217,6 +232,14 @@ class FakeDiscord(InteractionsMixin, Waiting):
         members = [member_payload(u) for u in self.users.values()]
         chans = [self.channels[c] for c in g["channels"]]
         return guild_payload(gid, g["name"], g["owner_id"], chans, members)
+
+    def add_group_dm(self, *users: str | dict[str, Any]) -> str:
+        """A group DM of `users` (default alice and bob) without the bot; returns its id."""
+        return add_group_dm(self, *users)
+
+    def bot_in_guild(self, guild_id: str | None) -> bool:
+        """Whether the bot is a member of that guild (None, a DM: True)."""
+        return bot_in_guild(self, guild_id)
 
     def forbid_channel(self, channel_id: str, code: int = 50001) -> None:
         """Refuse the bot's messages there: 403 with 50001 Missing Access or 50013."""

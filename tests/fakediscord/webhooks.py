@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .faults import Reply
+from .installs import check_followup_allowed
 from .messages import ApiError
 from .payloads import FLAG_EPHEMERAL, FLAG_LOADING
 from .records import RecordedCall, StoredMessage
@@ -49,7 +50,9 @@ class InteractionHandlers:
             message = f.store.get(inter.component_message_id)
             inter.original_id = message.id
             if ctype == 7:
-                f.store.edit(message, data, call.files, users=f.users)
+                f.store.edit(
+                    message, data, call.files, users=f.users, upload_limit=inter.upload_limit
+                )
         elif ctype == 8:
             inter.choices = list(data.get("choices") or [])
         elif ctype == 9:
@@ -89,6 +92,7 @@ class InteractionHandlers:
             interaction_id=inter.id,
             allow_empty=original and bool(int(data.get("flags") or 0) & FLAG_LOADING),
             users=f.users,
+            upload_limit=inter.upload_limit,
         )
         msg.payload["interaction_metadata"] = {
             "id": inter.id,
@@ -130,13 +134,21 @@ class InteractionHandlers:
         inter = self._hook(request, call)
         if inter.acked_type is None:
             raise ApiError(404, 10015, "Unknown Webhook")
+        check_followup_allowed(inter)  # at most 5 where only a user install authorised it
         deferred = f.store.messages.get(inter.original_id or "")
         if inter.acked_type == 5 and deferred and deferred.loading and not deferred.deleted:
             # Discord: the first follow-up after a type 5 defer *becomes* the deferred
             # response, and the defer decided its visibility (an "ephemeral" follow-up after
             # a public defer is public).
             body = {k: v for k, v in (call.json or {}).items() if k != "flags"}
-            msg = f.store.edit(deferred, body, call.files, users=f.users, clear_flags=FLAG_LOADING)
+            msg = f.store.edit(
+                deferred,
+                body,
+                call.files,
+                users=f.users,
+                clear_flags=FLAG_LOADING,
+                upload_limit=inter.upload_limit,
+            )
             msg.history.clear()  # users see a new message, not an edit
             msg.payload["edited_timestamp"] = None
             inter.followup_ids.append(msg.id)
@@ -155,7 +167,14 @@ class InteractionHandlers:
         f = self.fake
         inter = self._hook(request, call)
         msg = self._hook_message(request, inter)
-        f.store.edit(msg, call.json or {}, call.files, users=f.users, clear_flags=FLAG_LOADING)
+        f.store.edit(
+            msg,
+            call.json or {},
+            call.files,
+            users=f.users,
+            clear_flags=FLAG_LOADING,
+            upload_limit=inter.upload_limit,
+        )
         return Reply(200, msg.payload)
 
     async def hook_delete(self, request: web.Request, call: RecordedCall) -> Reply:

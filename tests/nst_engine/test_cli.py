@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
-from nst_engine.cli import _split_style
+from nst_engine.cli import _parser, _split_style
+from nst_engine.params import JOB_PARAMS
 
 
 def _nst(*args: str) -> subprocess.CompletedProcess:
@@ -56,3 +59,20 @@ def test_style_weight_parsing(tmp_path: Path):
     odd = tmp_path / "x:2"
     odd.write_bytes(b"")
     assert _split_style(str(odd)) == (str(odd), 1.0)
+
+
+def test_job_options_come_from_the_definitions(capsys):
+    parser = _parser({"weights": "caffe", "precision": "auto"})
+    flags = {a.dest: a for a in parser._actions if isinstance(a, argparse.Action)}
+    for p in JOB_PARAMS:
+        assert f"--{p.option_name.replace('_', '-')}" in flags[p.name].option_strings
+        assert tuple(flags[p.name].choices or ()) == p.choices
+    files = ["c.jpg", "s.jpg", "-o", "o.png"]
+    args = parser.parse_args([*files, "--strength", "2", "--init", "blend"])
+    given = (args.style_strength, args.init, args.size, args.preserve_colors)
+    assert given == (2.0, "blend", None, None)  # None: not given, the engine's default
+    for bad in (["--strength", "11"], ["--size", "32"], ["--size", "big"], ["--init", "style"]):
+        with pytest.raises(SystemExit) as exited:
+            parser.parse_args([*files, *bad])
+        assert exited.value.code == 2
+        assert bad[0] in capsys.readouterr().err  # argparse names the option it refused

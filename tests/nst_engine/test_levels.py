@@ -18,17 +18,21 @@ CPU = torch.device("cpu")
 
 def _runner() -> LevelRunner:
     return LevelRunner(
-        load_encoder("caffe", CPU), get_preset("fast"), CPU, None, None, 0, None, 0.0,
-        "lbfgs", levels.TV_WEIGHT, levels.STYLE_WEIGHT,
-    )  # fmt: skip
+        encoder=load_encoder("caffe", CPU),
+        preset=get_preset("fast"),
+        dev=CPU,
+        autocast=None,
+        optimizer="lbfgs",
+        tv_weight=levels.TV_WEIGHT,
+        style_weight=levels.STYLE_WEIGHT,
+        t0=0.0,
+    )
 
 
 def _level(content, style, long_side):
     w, h = transfer.work_size(*content.size, long_side)
     c = to_tensor(content.resize((w, h), Image.Resampling.LANCZOS), CPU)
-    target = transfer._style_target(
-        load_encoder("caffe", CPU), [(style, 1.0, "s")], (w, h), 1.0, None, "", CPU, None
-    )
+    target = transfer.style_target(load_encoder("caffe", CPU), [(style, 1.0, "s")], (w, h), dev=CPU)
     return c, target
 
 

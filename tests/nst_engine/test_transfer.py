@@ -100,6 +100,22 @@ def test_previews_and_style_cache(content_img, style_img):
     assert style_cache.misses == misses and style_cache.hits >= 1
 
 
+def test_each_level_ends_with_a_preview(content_img, style_img):
+    # A step count that is never reached: previews still come at every level's end (and
+    # on the engine's time interval), so the first look does not wait for a step count.
+    reports: list[Progress] = []
+    result = stylize(
+        content_img, [style_img], size=96, preset="fast", preview_every=10_000,
+        preview_interval_s=0.0, callback=reports.append,
+    )  # fmt: skip
+    with_preview = [p for p in reports if p.preview is not None]
+    assert len(result.sizes) == 2
+    assert len(with_preview) == 2  # no time interval: exactly one per level
+    for scale, (w, h) in enumerate(result.sizes, start=1):
+        last = [p for p in reports if p.scale == scale][-1]
+        assert last.preview is not None and last.preview.size == (w, h)
+
+
 def test_adam_option_reduces_loss(content_img, style_img):
     reports: list[Progress] = []
     stylize(
@@ -163,8 +179,8 @@ def test_style_image_is_sized_by_its_long_side(style_img, style_scale, long_side
     enc = load_encoder("caffe", "cpu")
     cpu = torch.device("cpu")
     style_cache.clear()
-    target = transfer._style_target(
-        enc, [(portrait, 1.0, "p")], (128, 96), style_scale, None, "", cpu, None
+    target = transfer.style_target(
+        enc, [(portrait, 1.0, "p")], (128, 96), dev=cpu, style_scale=style_scale
     )
     sw, sh = transfer.work_size(*portrait.size, long_side)
     assert max(sw, sh) == long_side and sh > sw

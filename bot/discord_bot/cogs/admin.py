@@ -10,9 +10,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_bot.errors import NotAllowed
+from bot.discord_bot.installs import guild_install_only
 from bot.discord_bot.options import SizeOption, UserLimitOption
+from bot.discord_bot.styles import autocomplete_server_style, server_style_changes
 from bot.store import GuildSettings
 from bot.store.admission import GuildLimits
+from bot.store.styles import TITLE_MAX
 
 if TYPE_CHECKING:
     from bot.discord_bot.client import NSTBot
@@ -43,6 +46,15 @@ def describe_config(cfg: GuildSettings, limits: GuildLimits, bot: NSTBot) -> str
     )
 
 
+async def gallery_line(bot: NSTBot, guild_id: int) -> str:
+    """The gallery's state for `/config` (with its address when the web face has one)."""
+    if not await bot.store.gallery_enabled(guild_id):
+        return "\n• web gallery: off (`/config gallery:True` shows public pastiches on the web)"
+    base = (bot.settings.web_public_url or "").rstrip("/")
+    where = f": {base}/g/{guild_id}" if base else " (at /g/<server id> on the bot's web face)"
+    return f"\n• web gallery: on{where}"
+
+
 class AdminCog(commands.Cog):
     def __init__(self, bot: NSTBot) -> None:
         self.bot = bot
@@ -54,10 +66,16 @@ class AdminCog(commands.Cog):
         all_channels="Allow every channel again",
         per_user_limit="Jobs one user may have waiting or running",
         max_size="Largest result size in pixels",
+        add_style="Add this image to the server's styles (for `/stylize style_name:`)",
+        style_title="The added style's title (default: the file's name)",
+        remove_style="Remove one of the server's styles",
+        gallery="Show this server's public pastiches on the bot's web gallery page",
     )
     @app_commands.guild_only()
+    @guild_install_only  # a server's settings: only where the bot was added to the server
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.checks.has_permissions(manage_guild=True)
+    @app_commands.autocomplete(remove_style=autocomplete_server_style)
     async def config(
         self,
         interaction: discord.Interaction,
@@ -67,9 +85,17 @@ class AdminCog(commands.Cog):
         all_channels: bool = False,
         per_user_limit: UserLimitOption | None = None,
         max_size: SizeOption | None = None,
+        add_style: discord.Attachment | None = None,
+        style_title: app_commands.Range[str, 1, TITLE_MAX] | None = None,
+        remove_style: str | None = None,
+        gallery: bool | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert interaction.guild_id is not None
+        # Styles first: a refused image stops the command before any setting is saved.
+        styles_note = await server_style_changes(
+            self.bot, interaction, add_style, style_title, remove_style
+        )
         store = self.bot.store
         current = await store.get_guild_settings(interaction.guild_id)
         channels = list(current.allowed_channel_ids)
@@ -94,9 +120,15 @@ class AdminCog(commands.Cog):
                 interaction.user.id,
                 sorted(changes),
             )
+        if gallery is not None:
+            await store.set_gallery(interaction.guild_id, gallery)
+            log.info("guild %d gallery set to %s", interaction.guild_id, gallery)
         # Saved as asked; the store caps the values at the operator's limits when applying.
         limits = await store.guild_limits(interaction.guild_id)
-        await interaction.edit_original_response(content=describe_config(current, limits, self.bot))
+        gallery_note = await gallery_line(self.bot, interaction.guild_id)
+        await interaction.edit_original_response(
+            content=styles_note + describe_config(current, limits, self.bot) + gallery_note
+        )
 
     @app_commands.command(name="sync", description="(bot owner) re-sync application commands")
     @app_commands.default_permissions(administrator=True)

@@ -1,4 +1,4 @@
-"""Read-only commands: `/history`, `/job`, `/queue`, `/stats`."""
+"""Read-only commands: `/history` (pages in history.py), `/job`, `/queue`, `/stats`."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_bot.delivery import fit_upload
-from bot.discord_bot.progress import format_duration
+from bot.discord_bot.history import history_page
+from bot.discord_bot.progress import RUN_UNTIMED, eta_text, queue_text
 from bot.discord_bot.render import job_choice_label, job_details, result_embed, stats_embed
+from bot.discord_bot.uploads import fit_upload
 from bot.discord_bot.viewer import job_not_found, viewer_of
-from bot.discord_bot.views import history_page, result_view
+from bot.discord_bot.views import result_view
 from bot.store import JobStatus, can_see
 
 if TYPE_CHECKING:
@@ -33,8 +34,8 @@ class InfoCog(commands.Cog):
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         target = user or interaction.user
-        embed, view = await history_page(self.bot, target.id, viewer_of(interaction), 0)
-        await interaction.edit_original_response(embed=embed, view=view)
+        page = await history_page(self.bot, target.id, viewer_of(interaction), 0)
+        await interaction.edit_original_response(**page)
 
     @app_commands.command(name="job", description="Details of a job, and its result again")
     @app_commands.describe(job_id="The job number (shown as #123)")
@@ -83,12 +84,10 @@ class InfoCog(commands.Cog):
             if job.status == JobStatus.RUNNING:
                 pr = job.progress
                 done = f"{pr.step}/{pr.total} steps" if pr.total else "starting"
-                lines.append(f"🎨 #{job.id} running — {done}, ETA {format_duration(pr.eta_s)}")
+                lines.append(f"🎨 #{job.id} running — {done}, {eta_text(pr.eta_s, RUN_UNTIMED)}")
             elif (info := await store.queue_info(job.id)) is not None:
-                lines.append(
-                    f"🕒 #{job.id} position **{info.position}** of {info.total_queued}, "
-                    f"ETA {format_duration(info.eta_s)}"
-                )
+                place = queue_text(info.position, info.total_queued, info.eta_s)
+                lines.append(f"🕒 #{job.id} {place}")
         if not lines:
             lines.append("You have no jobs waiting or running.")
         lines.append(

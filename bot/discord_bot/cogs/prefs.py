@@ -8,27 +8,32 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_bot.options import PresetOption, SizeOption, StrengthOption
+from bot.discord_bot.options import SETTING_MAXIMA, job_options
 from bot.discord_bot.views import ForgetButton, static_view
 from bot.store import UserSettings
+from nst_engine.params import JOB_PARAMS
 
 if TYPE_CHECKING:
     from bot.discord_bot.client import NSTBot
 
+# The job parameters a user can save a default for (each a field of UserSettings).
+SAVED_PARAMS = tuple(p for p in JOB_PARAMS if p.saved_description)
+
 
 def describe_settings(saved: UserSettings, bot: NSTBot) -> str:
-    s = bot.settings
+    """A user's saved defaults, and the bot's default for each one not saved."""
 
     def show(value: Any, default: Any) -> str:
         return f"**{value}**" if value is not None else f"{default} (default)"
 
+    job_lines = [
+        f"• {p.label}: {show(getattr(saved, p.name), bot.settings.job_default(p.name))}"
+        for p in SAVED_PARAMS
+    ]
     return "\n".join(
         [
             "Your defaults for new jobs:",
-            f"• size: {show(saved.size, s.default_size)}",
-            f"• preset: {show(saved.preset, s.default_preset)}",
-            f"• strength: {show(saved.style_strength, 1.0)}",
-            f"• keep colours: {show(saved.preserve_colors, False)}",
+            *job_lines,
             f"• private: {show(saved.private, False)}",
             f"• DM when done: {show(saved.dm_on_done, False)}",
         ]
@@ -41,64 +46,42 @@ class PrefsCog(commands.Cog):
 
     @app_commands.command(name="settings", description="Your defaults for new style transfers")
     @app_commands.describe(
-        size="Default long side of results in pixels",
-        preset="Default quality/speed trade-off",
-        strength="Default style strength multiplier",
-        preserve_colors="Keep the photo's colours by default",
         private="Make your jobs private by default",
         dm_when_done="Also DM you a link when a result is ready",
         reset="Forget all your defaults",
     )
+    @job_options(saved=True)  # size, preset, strength, ... (nst_engine.params)
     async def settings(
         self,
-        interaction: discord.Interaction,
-        size: SizeOption | None = None,
-        preset: PresetOption | None = None,
-        strength: StrengthOption | None = None,
-        preserve_colors: bool | None = None,
+        interaction: discord.Interaction[NSTBot],
         private: bool | None = None,
         dm_when_done: bool | None = None,
         reset: bool = False,
+        **options: Any,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         store = self.bot.store
         user_id = interaction.user.id
+        asked = {p.name: options.get(p.option_name) for p in SAVED_PARAMS}
+        asked |= {"private": private, "dm_on_done": dm_when_done}
         if reset:
-            saved = await store.set_user_settings(
-                user_id,
-                size=None,
-                preset=None,
-                style_strength=None,
-                preserve_colors=None,
-                private=None,
-                dm_on_done=None,
-            )
+            changes: dict[str, Any] = dict.fromkeys(asked)
         else:
-            changes = {
-                k: v
-                for k, v in {
-                    "size": size,
-                    "preset": preset,
-                    "style_strength": strength,
-                    "preserve_colors": preserve_colors,
-                    "private": private,
-                    "dm_on_done": dm_when_done,
-                }.items()
-                if v is not None
-            }
+            changes = {k: v for k, v in asked.items() if v is not None}
             # Discord enforces the synced maximum; a stale client's larger value is capped.
-            if size is not None and size > self.bot.settings.max_size:
-                changes["size"] = self.bot.settings.max_size
-            saved = (
-                await store.set_user_settings(user_id, **changes)
-                if changes
-                else await store.get_user_settings(user_id)
-            )
+            for name, setting in SETTING_MAXIMA.items():
+                if changes.get(name) is not None:
+                    changes[name] = min(changes[name], getattr(self.bot.settings, setting))
+        saved = (
+            await store.set_user_settings(user_id, **changes)
+            if changes
+            else await store.get_user_settings(user_id)
+        )
         self.bot.set_private_default(user_id, saved.private)
         await interaction.edit_original_response(content=describe_settings(saved, self.bot))
 
     @app_commands.command(name="forget", description="Delete all your jobs, images and settings")
-    async def forget(self, interaction: discord.Interaction) -> None:
+    async def forget(self, interaction: discord.Interaction[NSTBot]) -> None:
         await interaction.response.send_message(
             "⚠️ This deletes **all** your jobs, their images and your settings. It can't be undone.",
             view=static_view(ForgetButton(interaction.user.id)),

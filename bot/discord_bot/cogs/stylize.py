@@ -10,9 +10,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_bot import jobs
+from bot.discord_bot import intake
 from bot.discord_bot.errors import InputRejected, UserFacingError
-from bot.discord_bot.options import PresetOption, SizeOption, StrengthOption
+from bot.discord_bot.installs import job_guild_id
+from bot.discord_bot.options import job_options
+from bot.discord_bot.styles import autocomplete_style_name, check_one_style, named_style
 from bot.discord_bot.validation import ValidImage, download_origins, fetch_images
 
 if TYPE_CHECKING:
@@ -50,35 +52,35 @@ class StylizeCog(commands.Cog):
     @app_commands.command(name="stylize", description="Paint a photo in the style of another image")
     @app_commands.describe(
         content="The photo to repaint",
-        style="The painting whose style to use",
-        strength="Style strength multiplier (1 = default, 2 = stronger, 0.5 = weaker)",
-        size="Long side of the result in pixels",
-        preset="Quality/speed trade-off",
-        preserve_colors="Keep the photo's original colours",
+        style="The painting whose style to use (or pick a `style_name`)",
+        style_name="A painting of the style library or of this server (instead of `style`)",
         style2="A second style image to blend in",
         style2_weight="Share of the second style in the blend (0.05–0.95, default 0.5)",
         private="Only you see the progress and the result",
     )
+    @app_commands.autocomplete(style_name=autocomplete_style_name)
+    @job_options(after="style_name")  # strength, size, preset, ... (nst_engine.params)
     async def stylize(
         self,
-        interaction: discord.Interaction,
+        interaction: discord.Interaction[NSTBot],
         content: discord.Attachment,
-        style: discord.Attachment,
-        strength: StrengthOption | None = None,
-        size: SizeOption | None = None,
-        preset: PresetOption | None = None,
-        preserve_colors: bool | None = None,
+        style: discord.Attachment | None = None,
+        style_name: str | None = None,
         style2: discord.Attachment | None = None,
         style2_weight: app_commands.Range[float, 0.05, 0.95] | None = None,
         private: bool | None = None,
+        **options: Any,
     ) -> None:
         # Acknowledge first: everything after this may take longer than Discord's 3 s.
-        await jobs.defer(interaction, private=self._is_private(interaction.user.id, private))
+        await intake.defer(interaction, private=self._is_private(interaction.user.id, private))
         if style2_weight is not None and style2 is None:
             raise UserFacingError(
                 "`style2_weight` only makes sense with a `style2` image.", code="bad_params"
             )
-        attachments = [("content", content), ("style", style)]
+        check_one_style(style, style_name)
+        attachments = [("content", content)]
+        if style is not None:
+            attachments.append(("style", style))
         weights = [1.0]
         if style2 is not None:
             attachments.append(("second style", style2))
@@ -88,22 +90,20 @@ class StylizeCog(commands.Cog):
             interaction,
             attachments,
             weights,
-            size=size,
-            preset=preset,
-            strength=strength,
-            preserve_colors=preserve_colors,
+            style_name=style_name,
             private=private,
+            **options,
         )
 
     async def stylize_message(
-        self, interaction: discord.Interaction, message: discord.Message
+        self, interaction: discord.Interaction[NSTBot], message: discord.Message
     ) -> None:
         """Context menu: the message's first image is the content, the second the style.
 
         Spoilered images count only for the message's author; the images are recorded as
         the author's, so their /forget removes this job too.
         """
-        await jobs.defer(interaction, private=self._is_private(interaction.user.id, None))
+        await intake.defer(interaction, private=self._is_private(interaction.user.id, None))
         own = message.author.id == interaction.user.id
         pictures = [
             a for a in message.attachments if _looks_like_image(a) and (own or not a.is_spoiler())
@@ -124,28 +124,35 @@ class StylizeCog(commands.Cog):
 
     async def _submit(
         self,
-        interaction: discord.Interaction,
+        interaction: discord.Interaction[NSTBot],
         attachments: list[tuple[str, discord.Attachment]],
         style_weights: list[float],
         source_user_id: int | None = None,
+        style_name: str | None = None,
         **options: Any,
     ) -> None:
         """Queue a job: the content image first in `attachments`, then one per style weight.
 
-        Options resolve against saved defaults, then every limit is checked (one database
-        read) before any attachment is downloaded or decoded: a refused command costs no
-        download, and does not wait for an intake slot. `source_user_id`: whose images
-        these are, when not the invoker's.
+        `options` (job options by name, and `private`) resolve against saved defaults, then
+        every limit is checked (one database read) before any attachment is downloaded or
+        decoded: a refused command costs no download, and does not wait for an intake slot.
+        `source_user_id`: whose images these are, when not the invoker's. `style_name`: a
+        named style (`bot.discord_bot.styles`) for the first style, in place of an attachment.
         """
-        params = await jobs.resolve_params(self.bot, interaction.user.id, **options)
+        params = await intake.resolve_params(self.bot, interaction.user.id, options)
         await self.bot.store.admit(
-            interaction.user.id, interaction.guild_id, interaction.channel_id, params.size
+            interaction.user.id, job_guild_id(interaction), interaction.channel_id, params.size
         )
+        named = None
+        if style_name is not None:  # an unknown name is refused before any download
+            named = await named_style(self.bot, interaction.guild_id, style_name)
         async with self.bot.intake:
             images = await self._fetch_all(attachments)
-            blobs = [replace(jobs.blob(image), source_user_id=source_user_id) for image in images]
+            blobs = [replace(intake.blob(image), source_user_id=source_user_id) for image in images]
+            if named is not None:
+                blobs.insert(1, named)
             styles = list(zip(blobs[1:], style_weights, strict=True))
-            await jobs.enqueue(self.bot, interaction, blobs[0], styles, params)
+            await intake.enqueue(self.bot, interaction, blobs[0], styles, params)
 
     async def _fetch_all(
         self, attachments: list[tuple[str, discord.Attachment]]

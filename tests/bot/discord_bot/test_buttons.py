@@ -47,7 +47,8 @@ async def test_queue_positions_and_fair_order(env):
         iid = await submit(env, user=user)
         cards.append(await queued_card(env, iid))
     # Positions follow the fair order: bob and carol go ahead of alice's second and third jobs.
-    positions = [c.content.split("\n")[1].split(" · ")[0] for c in cards]
+    # (the place, without what follows it: the ETA, or why there is none yet)
+    positions = [c.content.split("\n")[1].split(" — ")[0].split(" · ")[0] for c in cards]
     assert positions == [
         "Position **1** of 1",
         "Position **2** of 2",
@@ -67,8 +68,8 @@ async def test_queue_positions_and_fair_order(env):
         await env.store.complete(claimed.job.id, "w1", result_png(), 64, 48, 0.1)
     assert owners == [int(fake.alice["id"]), int(fake.bob["id"]), int(carol["id"])]
     queue_iid = await fake.slash("queue", {}, user=fake.alice)
-    await fake.wait_until(lambda: "position" in fake.original(queue_iid).content)
-    assert "position **1**" in fake.original(queue_iid).content
+    await fake.wait_until(lambda: "Position" in fake.original(queue_iid).content)
+    assert "Position **1**" in fake.original(queue_iid).content
 
 
 async def test_waiting_cards_follow_the_queue(fake_discord, tmp_path):
@@ -112,7 +113,7 @@ async def test_rerun_button_works_after_restart(fake_discord, store, settings):
         claimed = await store.claim("w1")
         await store.complete(claimed.job.id, "w1", result_png(), 64, 48, 0.2)
         final = await fake.wait_until(
-            lambda: (m := fake.original(iid)) and "ready" in m.content and m
+            lambda: (m := fake.original(iid)) and "ready" in m.text() and m
         )
     parent = claimed.job.id
     # A brand-new bot process (same store): the persistent button still works.

@@ -6,7 +6,7 @@ import io
 
 from PIL import Image
 
-from bot.discord_bot.delivery import fit_upload
+from bot.discord_bot.uploads import fit_upload
 from bot.store.types import DeliveryState
 from tests.bot.discord_bot.conftest import BotEnv, started_bot
 from tests.bot.discord_bot.test_buttons import result_png
@@ -32,10 +32,8 @@ async def test_expired_token_falls_back_to_channel_with_mention(env):
     fake = env.fake
     await queued_with_expired_token(env)
     job_id = await run_one(env)
-    msg = await fake.wait_until(
-        lambda: [m for m in fake.channel_messages() if "ready" in m.content]
-    )
-    assert f"<@{fake.alice['id']}>" in msg[0].content
+    msg = await fake.wait_until(lambda: [m for m in fake.channel_messages() if "ready" in m.text()])
+    assert f"<@{fake.alice['id']}>" in msg[0].text()
     assert msg[0].file(0).startswith(b"\x89PNG")
     assert f"nst:rerun:{job_id}:larger" in msg[0].custom_ids()
     assert [c for c in fake.calls if c.status == 401 and c.error_code == 50027]
@@ -50,7 +48,7 @@ async def test_closed_channel_falls_back_to_dm(env):
     fake.forbid_channel(fake.channel_id)
     job_id = await run_one(env)
     dms = await fake.wait_until(lambda: fake.dm_messages(fake.alice))
-    assert f"#{job_id}" in dms[0].content and dms[0].file(0).startswith(b"\x89PNG")
+    assert f"#{job_id}" in dms[0].text() and dms[0].file(0).startswith(b"\x89PNG")
     await fake.wait_until(lambda: env.bot.watcher.deliveries.get("dm"), timeout=10)
     assert (await env.store.get_job(job_id)).delivered_via == "dm"
 
@@ -97,7 +95,7 @@ async def test_restart_mid_job_delivers_after_restart(fake_discord, store, setti
     assert pending.delivery.state == DeliveryState.PENDING and pending.delivery.attempts == 0
     async with started_bot(fake, store, settings) as bot:
         final = await fake.wait_until(
-            lambda: (m := fake.original(iid)) and "ready" in m.content and m
+            lambda: (m := fake.original(iid)) and "ready" in m.text() and m
         )
         assert final.file(0).startswith(b"\x89PNG")
         await fake.wait_until(lambda: bot.watcher.deliveries.get("interaction"), timeout=10)
@@ -114,7 +112,7 @@ async def test_progress_edits_are_coalesced_and_rate_limits_handled(env):
             claimed.job.id, "w1", scale=1, scales=1, step=step, total=40, eta_s=40 - step
         )
     await env.store.complete(claimed.job.id, "w1", result_png(), 64, 48, 0.1)
-    await fake.wait_until(lambda: "ready" in fake.original(iid).content, timeout=10)
+    await fake.wait_until(lambda: "ready" in fake.original(iid).text(), timeout=10)
     edits = [c for c in fake.calls if c.method == "PATCH" and "@original" in c.path]
     # 40 progress reports, but only a handful of edits reached Discord.
     assert len(edits) < 10
@@ -152,7 +150,7 @@ async def test_result_over_the_upload_limit_is_sent_as_a_smaller_jpeg(tmp_path):
                     claimed = await store.claim("w1")
                     await store.complete(claimed.job.id, "w1", buf.getvalue(), 256, 192, 0.1)
                     final = await fake.wait_until(
-                        lambda: (m := fake.original(iid)) and "ready" in m.content and m
+                        lambda: (m := fake.original(iid)) and "ready" in m.text() and m
                     )
                     data = final.file(0)
                     assert len(data) <= limit
@@ -173,7 +171,7 @@ async def test_upload_refused_with_413_is_retried_smaller(env):
         {"code": 40005, "message": "Request entity too large"},
     )
     job_id = await run_one(env)
-    final = await fake.wait_until(lambda: (m := fake.original(iid)) and "ready" in m.content and m)
+    final = await fake.wait_until(lambda: (m := fake.original(iid)) and "ready" in m.text() and m)
     assert final.file(0)
     assert [c for c in fake.calls if c.status == 413]
     await fake.wait_until(lambda: env.bot.watcher.deliveries.get("interaction"), timeout=10)

@@ -47,10 +47,10 @@ async def test_killed_executor_job_is_retried_and_delivered(env, executor, fixtu
     pid = executor.pids()[0]
     os.kill(pid, signal.SIGKILL)
     final = await fake.wait_until(
-        lambda: (m := fake.original(iid)) and ("ready" in m.content or "failed" in m.content) and m,
+        lambda: (m := fake.original(iid)) and ("ready" in m.text() or "failed" in m.text()) and m,
         timeout=180,
     )
-    assert "ready" in final.content, final.content
+    assert "ready" in final.text(), final.text()
     done = await env.store.get_job(job.id)
     assert done.attempts >= 2 and done.crashes >= 1
     assert executor.restarts >= 1

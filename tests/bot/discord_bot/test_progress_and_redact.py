@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from bot.discord_bot.progress import format_duration, progress_text, render_bar
+from bot.discord_bot.progress import (
+    QUEUE_UNTIMED,
+    RUN_UNTIMED,
+    format_duration,
+    progress_text,
+    queue_text,
+    render_bar,
+)
 from bot.discord_bot.redact import RedactingFilter, SecretRegistry, redact
 
 
@@ -72,3 +79,11 @@ def test_filter_redacts_messages_args_and_tracebacks():
     joined = "\n".join(records)
     assert "super-secret-token" not in joined
     assert "job 17 failed" in joined and "RuntimeError" in joined
+
+
+def test_eta_texts_say_what_is_known_instead_of_a_question_mark():
+    assert queue_text(3, 5, None) == f"Position **3** of 5 — {QUEUE_UNTIMED}"
+    assert queue_text(3, 5, 250.0) == "Position **3** of 5 · ETA 4m 10s"
+    early = progress_text(step=2, total_steps=40, eta_s=None)
+    assert RUN_UNTIMED in early and "?" not in early
+    assert "ETA 12s" in progress_text(step=20, total_steps=40, eta_s=12.0)

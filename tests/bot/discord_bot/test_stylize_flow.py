@@ -70,12 +70,13 @@ async def test_progress_edits_and_result_delivery(env):
     result.save(buf, format="PNG")
     await env.store.complete(job_id, "w1", buf.getvalue(), 64, 48, 1.5, notes=["test note"])
     final = await env.fake.wait_until(
-        lambda: (m := env.fake.original(iid)) and "ready" in m.content and m
+        lambda: (m := env.fake.original(iid)) and "ready" in m.text() and m
     )
     data = final.file(0)
     assert Image.open(io.BytesIO(data)).size == (64, 48)
     assert sorted(final.custom_ids()) == sorted(
-        f"nst:rerun:{job_id}:{v}" for v in ("stronger", "weaker", "colours", "larger")
+        [f"nst:rerun:{job_id}:{v}" for v in ("stronger", "weaker", "colours", "larger")]
+        + [f"nst:delete:{job_id}:{claimed.job.owner_id}"]
     )
     job = await env.store.get_job(job_id)
     assert job.status == JobStatus.SUCCEEDED

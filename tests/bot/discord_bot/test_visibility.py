@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.discord_bot.jobs import VARIANTS
+from bot.discord_bot.variants import VARIANTS
 from bot.store import Job, JobStatus, unseen_message
 from tests.bot.discord_bot.test_buttons import result_png
 from tests.bot.discord_bot.test_stylize_flow import png, queued_card
@@ -113,7 +113,9 @@ def assert_like_missing(msg, job: Job, cell: object) -> None:
 
 def assert_not_listed(msg, job: Job, cell: object) -> None:
     assert f"#{job.id} —" not in msg.text() and marker(job) not in msg.text(), cell
-    assert msg.attachments == [], cell
+    # A /history page shows the results it lists (a gallery): none of this job's.
+    assert f"history-{job.id}.jpg" not in [a["filename"] for a in msg.attachments], cell
+    assert not any(text.startswith(f"#{job.id} ·") for text, _ in msg.gallery()), cell
     assert not any(c.startswith(("nst:rerun:", "nst:cancel:")) for c in msg.custom_ids()), cell
 
 

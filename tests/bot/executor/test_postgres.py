@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from bot.store import JobStatus, Store, migrate
 from tests.bot.executor.conftest import Cluster, all_finished, submit_many, wait_for
-from tests.bot.executor.test_process import count_lines
+from tests.bot.executor.test_worker import count_lines
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from bot.executor.supervisor import Supervisor
 from bot.settings import Settings
 from bot.store import JobParams, JobStatus, Store
 from tests.bot.executor.conftest import all_finished, executor_env, submit_many, wait_for
-from tests.bot.executor.test_process import running_on
+from tests.bot.executor.test_worker import running_on
 
 ROOT = Path(__file__).resolve().parents[3]
 # Long enough (seconds) to be caught mid-way, short enough to run three attempts.

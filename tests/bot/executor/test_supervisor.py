@@ -1,13 +1,17 @@
-"""The supervisor with real child processes: restart after kill -9, back-off, clean stop."""
+"""The supervisor: the child's environment and back-off; with real child processes, restart
+after kill -9, back-off, clean stop; and it never imports torch."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
-from bot.executor.supervisor import Supervisor
+import pytest
+
+from bot.executor.supervisor import PARENT_PID_ENV, Supervisor, backoff_delay, child_env
 from bot.settings import Settings
 from bot.store import JobStatus, Store
 from tests.bot.executor.conftest import all_finished, executor_env, submit_many, wait_for
@@ -142,3 +146,42 @@ def _ready(predicate):
         return predicate()
 
     return check
+
+
+def test_bf16_setting_accepts_auto_true_false_only():
+    assert Settings(_env_file=None, bf16="false").bf16 == "false"
+    with pytest.raises(ValueError, match="bf16"):
+        Settings(_env_file=None, bf16="fp16")
+    env = child_env(Settings(_env_file=None, bf16="true"), {})
+    assert env["BF16"] == "true"
+
+
+def test_child_env_drops_the_token_and_passes_settings():
+    settings = Settings(
+        _env_file=None,
+        discord_token="secret-token-value",
+        database_url="sqlite+aiosqlite:////tmp/x.db",
+        heartbeat_interval_s=0.5,
+    )
+    env = child_env(settings, {"DISCORD_TOKEN": "secret-token-value", "PATH": "/bin"})
+    assert "DISCORD_TOKEN" not in env
+    assert "secret-token-value" not in " ".join(env.values())
+    assert env["DATABASE_URL"] == "sqlite+aiosqlite:////tmp/x.db"
+    assert env["HEARTBEAT_INTERVAL_S"] == "0.5"
+    assert env["PATH"] == "/bin"
+    assert env[PARENT_PID_ENV].isdigit()
+    # the child parses what the parent wrote back into the same settings
+    child = Settings(_env_file=None, **{k.lower(): v for k, v in env.items() if k != "PATH"})
+    assert child.heartbeat_interval_s == 0.5 and child.token is None
+
+
+def test_backoff_doubles_and_caps():
+    assert [backoff_delay(n, 1.0, 10.0) for n in range(1, 7)] == [1, 2, 4, 8, 10, 10]
+
+
+def test_supervisor_never_imports_torch():
+    code = (
+        "import sys, bot.executor.supervisor, bot.executor.testhooks\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

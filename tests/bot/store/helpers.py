@@ -1,4 +1,4 @@
-"""Helpers for store tests: distinct fake images and a one-line submit."""
+"""Helpers for store tests: distinct fake images, a one-line submit, a one-line finish."""
 
 from __future__ import annotations
 
@@ -27,3 +27,10 @@ async def submit(store: Store, owner: int, tag: str = "c", **kw) -> int:
         **kw,
     )
     return job.id
+
+
+async def finish(store: Store, job_id: int, result: bytes) -> None:
+    """Claim the next job as worker "w1" (it must be `job_id`) and complete it with `result`."""
+    claimed = await store.claim("w1")
+    assert claimed is not None and claimed.job.id == job_id
+    assert await store.complete(job_id, "w1", result, 8, 8, 1.0)

@@ -143,3 +143,63 @@ def test_clamp_limits(saved: GuildSettings | None, expected: tuple[int, int]) ->
 def test_a_store_without_a_size_ceiling_takes_the_guilds() -> None:
     limits = clamp_limits(GuildSettings(1, max_size=300), per_user_cap=3, max_size_cap=None)
     assert limits.max_size == 300
+
+
+async def test_per_user_cap_refuses_with_reason(store: Store) -> None:
+    for _ in range(3):
+        await submit(store, 1)
+    with pytest.raises(QueueRefused) as refused:
+        await submit(store, 1)
+    assert refused.value.code == "user_limit" and "limit is 3" in refused.value.message
+    await submit(store, 2)  # other users are unaffected
+
+
+async def test_finished_jobs_free_the_users_slot(store: Store) -> None:
+    ids = [await submit(store, 1) for _ in range(3)]
+    await store.request_cancel(ids[0], 1)
+    await submit(store, 1)
+
+
+async def test_global_cap(db_url: str) -> None:
+    store = await Store.open(db_url, per_user_queue_limit=5, global_queue_limit=4)
+    try:
+        for user in range(4):
+            await submit(store, user)
+        with pytest.raises(QueueRefused) as refused:
+            await submit(store, 99)
+        assert refused.value.code == "queue_full"
+    finally:
+        await store.close()
+
+
+async def test_cooldown(db_url: str) -> None:
+    store = await Store.open(db_url, cooldown_s=30)
+    try:
+        await submit(store, 1)
+        with pytest.raises(QueueRefused) as refused:
+            await submit(store, 1)
+        assert refused.value.code == "cooldown" and "wait" in refused.value.message
+        store.clock = lambda: datetime.now(UTC) + timedelta(seconds=31)
+        await submit(store, 1)
+    finally:
+        await store.close()
+
+
+async def test_guild_rules(store: Store) -> None:
+    rules = await store.set_guild_settings(
+        7, allowed_channel_ids=[100, 101], per_user_queue_limit=1, max_size=256
+    )
+    assert rules.allowed_channel_ids == (100, 101) and rules.max_size == 256
+    with pytest.raises(QueueRefused) as refused:
+        await submit(store, 1, guild=7, channel=555)
+    assert refused.value.code == "channel_not_allowed" and "<#100>" in refused.value.message
+    with pytest.raises(QueueRefused) as refused:
+        await submit(store, 1, guild=7, channel=100, params=JobParams(size=512))
+    assert refused.value.code == "too_large" and "256" in refused.value.message
+    await submit(store, 1, guild=7, channel=100)
+    with pytest.raises(QueueRefused) as refused:
+        await submit(store, 1, guild=7, channel=101)
+    assert refused.value.code == "user_limit"
+    await store.set_guild_settings(7, allowed_channel_ids=[])
+    assert (await store.get_guild_settings(7)).allowed_channel_ids == ()
+    assert (await store.get_guild_settings(8)).per_user_queue_limit is None

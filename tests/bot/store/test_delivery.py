@@ -4,12 +4,12 @@ SQLite and PostgreSQL (two holders racing on PostgreSQL really run at once)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.store import DeliveryState, JobStatus, ShardSet, Store
-from tests.bot.store.helpers import submit
+from bot.store import DeliveryState, InteractionRef, JobStatus, ShardSet, Store
+from tests.bot.store.helpers import finish, submit
 
 
 async def finished(store: Store, owner: int = 1, tag: str = "c", **kw) -> int:
@@ -207,3 +207,40 @@ async def test_web_playground_jobs_are_never_leased_for_discord(store: Store) ->
     assert settled is not None and settled.id == web_job
     assert await store.mark_delivered(web_job, "web", None, None, "none")
     assert await state(store, web_job) is DeliveryState.DELIVERED
+
+
+async def test_interaction_tokens_expire(store: Store) -> None:
+    now = datetime.now(UTC)
+    fresh = InteractionRef(
+        application_id=1, token="tok-fresh", expires_at=now + timedelta(minutes=15)
+    )
+    stale = InteractionRef(
+        application_id=1, token="tok-stale", expires_at=now - timedelta(seconds=1)
+    )
+    a = await submit(store, 1, "a", interaction=fresh)
+    b = await submit(store, 2, "b", interaction=stale)
+    assert await store.expire_interaction_tokens() == 1
+    job_a, job_b = await store.get_job(a), await store.get_job(b)
+    assert job_a and job_a.interaction and job_a.interaction.token == "tok-fresh"
+    assert job_b and job_b.interaction and job_b.interaction.token is None
+    assert job_b.interaction.application_id == 1  # the rest of the reference stays
+    assert await store.expire_interaction_tokens(now + timedelta(minutes=16)) == 1
+    job_a = await store.get_job(a)
+    assert job_a and job_a.interaction and job_a.interaction.token is None
+
+
+async def test_pending_until_marked_delivered(store: Store) -> None:
+    a, b = await submit(store, 1, "a"), await submit(store, 2, "b")
+    assert await store.lease_deliveries("bot") == []  # nothing finished yet
+    await finish(store, a, b"ra")
+    await store.request_cancel(b, 2)
+    pending = await store.lease_deliveries("bot")
+    assert [j.id for j in pending] == [a, b]
+    assert pending[0].status is JobStatus.SUCCEEDED and pending[1].status is JobStatus.CANCELLED
+    assert await store.mark_delivered(a, "bot", 777, 888, "interaction")
+    assert not await store.mark_delivered(a, "bot", 777, 888, "interaction")  # only once
+    job = await store.get_job(a)
+    assert job and (job.delivered_message_id, job.delivered_channel_id) == (777, 888)
+    assert job.delivered_via == "interaction" and job.delivered_at is not None
+    with pytest.raises(ValueError):
+        await store.mark_delivered(b, "bot", None, None, "carrier-pigeon")

@@ -3,7 +3,7 @@ executor died while the rest of its host (its session) kept running."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.store import JobStatus, Store
 from tests.bot.store.helpers import submit
@@ -113,3 +113,51 @@ async def test_orderly_kill_at_shutdown_requeues_without_a_crash(store: Store) -
         assert (await store.claim("a")) is not None
     job = await store.get_job(job_id)
     assert job is not None and job.status is JobStatus.RUNNING and job.crashes == 0
+
+
+async def test_poison_rule_after_two_dead_executors(store: Store) -> None:
+    job_id = await submit(store, 1)
+    offset = timedelta(0)
+    store.clock = lambda: datetime.now(UTC) + offset
+    for attempt, expected in ((1, "requeued"), (2, "failed")):
+        offset = timedelta(0)
+        claimed = await store.claim(f"w{attempt}")
+        assert claimed is not None and claimed.job.id == job_id
+        offset = timedelta(seconds=60)  # its executor died: no heartbeat since
+        [action] = await store.requeue_stale(stale_after_s=20, max_crashes=2)
+        assert (action.action, action.crashes) == (expected, attempt)
+    job = await store.get_job(job_id)
+    assert job is not None and job.status is JobStatus.FAILED
+    assert job.error_code == "internal_error" and job.error_message is not None
+    assert "internal error" in job.error_message and "2 times" in job.error_message
+    assert await store.claim("w3") is None
+
+
+async def test_fresh_heartbeat_is_not_stale(store: Store) -> None:
+    await submit(store, 1)
+    claimed = await store.claim("w1")
+    assert claimed is not None
+    assert await store.heartbeat("w1", claimed.job.id, host="gpu-1", pid=1234)
+    assert await store.requeue_stale(stale_after_s=20) == []
+    [worker] = await store.workers(stale_after_s=20)
+    assert (worker.host, worker.pid) == ("gpu-1", 1234)
+    assert await store.executors_online() == 1
+    await store.unregister_worker("w1")
+    assert await store.executors_online() == 0
+
+
+async def test_requeue_on_sigterm_and_cancel_wins(store: Store) -> None:
+    a, b = await submit(store, 1, "a"), await submit(store, 2, "b")
+    assert (await store.claim("w1")) is not None
+    assert await store.report_progress(a, "w1", scale=1, scales=2, step=3, total=10, eta_s=5.0)
+    assert await store.requeue(a, "w1")
+    job = await store.get_job(a)
+    assert job is not None and job.status is JobStatus.QUEUED and job.worker_id is None
+    assert job.progress.step == 0 and job.crashes == 0
+    claimed = [await store.claim("w1"), await store.claim("w2")]
+    assert {c.job.id for c in claimed if c} == {a, b}
+    await store.request_cancel(b, 2)
+    holder = next(c for c in claimed if c and c.job.id == b).job.worker_id
+    assert holder is not None and await store.requeue(b, holder)
+    cancelled = await store.get_job(b)
+    assert cancelled is not None and cancelled.status is JobStatus.CANCELLED

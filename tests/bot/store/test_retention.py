@@ -1,4 +1,5 @@
-"""Retention, user deletion, interaction-token expiry and delivery bookkeeping."""
+"""Retention and user deletion (`bot.store.retention`): purges in batches, and `/forget`
+follows the images, not only the owner."""
 
 from __future__ import annotations
 
@@ -6,24 +7,17 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import func, select, update
 
-from bot.store import InteractionRef, JobParams, JobStatus, Store, Viewer
+from bot.store import JobParams, JobStatus, Store, Viewer
 from bot.store.db import sha256
 from bot.store.models import Image, JobRow, JobStyle
-from tests.bot.store.helpers import TINY, blob, submit
-
-
-async def _finish(store: Store, job_id: int, result: bytes) -> None:
-    claimed = await store.claim("w1")
-    assert claimed is not None and claimed.job.id == job_id
-    assert await store.complete(job_id, "w1", result, 8, 8, 1.0)
+from tests.bot.store.helpers import TINY, blob, finish, submit
 
 
 async def test_purge_deletes_old_jobs_and_their_unshared_images(store: Store) -> None:
     old = await submit(store, 1, "old-content")
-    await _finish(store, old, b"old-result")
+    await finish(store, old, b"old-result")
     old_job = await store.get_job(old)
     assert old_job is not None
     shared_style = old_job.styles[0][0]
@@ -43,7 +37,7 @@ async def test_purge_deletes_old_jobs_and_their_unshared_images(store: Store) ->
 
 async def test_purge_keeps_recent_jobs_and_sweeps_stale_orphans(store: Store) -> None:
     recent = await submit(store, 1)
-    await _finish(store, recent, b"recent")
+    await finish(store, recent, b"recent")
     orphan = await store.put_image(b"uploaded-but-never-used", "png", 1, 1)
     assert (await store.purge(30)).jobs == 0
     assert await store.get_image(orphan) is not None  # within the grace period
@@ -55,7 +49,7 @@ async def test_purge_keeps_recent_jobs_and_sweeps_stale_orphans(store: Store) ->
 
 async def test_forget_user_removes_everything_of_theirs_only(store: Store) -> None:
     mine = await submit(store, 1, "mine")
-    await _finish(store, mine, b"my-result")
+    await finish(store, mine, b"my-result")
     variation = await submit(store, 2, "theirs", params=JobParams(parent_job_id=mine))
     running = await submit(store, 1, "mine-2")
     assert (await store.claim("w2")) is not None  # user 2's job (user 1 got served already)
@@ -72,43 +66,6 @@ async def test_forget_user_removes_everything_of_theirs_only(store: Store) -> No
     assert await store.get_image(child.content_sha) is not None
 
 
-async def test_interaction_tokens_expire(store: Store) -> None:
-    now = datetime.now(UTC)
-    fresh = InteractionRef(
-        application_id=1, token="tok-fresh", expires_at=now + timedelta(minutes=15)
-    )
-    stale = InteractionRef(
-        application_id=1, token="tok-stale", expires_at=now - timedelta(seconds=1)
-    )
-    a = await submit(store, 1, "a", interaction=fresh)
-    b = await submit(store, 2, "b", interaction=stale)
-    assert await store.expire_interaction_tokens() == 1
-    job_a, job_b = await store.get_job(a), await store.get_job(b)
-    assert job_a and job_a.interaction and job_a.interaction.token == "tok-fresh"
-    assert job_b and job_b.interaction and job_b.interaction.token is None
-    assert job_b.interaction.application_id == 1  # the rest of the reference stays
-    assert await store.expire_interaction_tokens(now + timedelta(minutes=16)) == 1
-    job_a = await store.get_job(a)
-    assert job_a and job_a.interaction and job_a.interaction.token is None
-
-
-async def test_pending_until_marked_delivered(store: Store) -> None:
-    a, b = await submit(store, 1, "a"), await submit(store, 2, "b")
-    assert await store.lease_deliveries("bot") == []  # nothing finished yet
-    await _finish(store, a, b"ra")
-    await store.request_cancel(b, 2)
-    pending = await store.lease_deliveries("bot")
-    assert [j.id for j in pending] == [a, b]
-    assert pending[0].status is JobStatus.SUCCEEDED and pending[1].status is JobStatus.CANCELLED
-    assert await store.mark_delivered(a, "bot", 777, 888, "interaction")
-    assert not await store.mark_delivered(a, "bot", 777, 888, "interaction")  # only once
-    job = await store.get_job(a)
-    assert job and (job.delivered_message_id, job.delivered_channel_id) == (777, 888)
-    assert job.delivered_via == "interaction" and job.delivered_at is not None
-    with pytest.raises(ValueError):
-        await store.mark_delivered(b, "bot", None, None, "carrier-pigeon")
-
-
 # -- forgetting follows the images, not only the owner ------------------------------------
 
 ALICE, BOB = 101, 202
@@ -121,7 +78,7 @@ async def _job(store: Store, owner: int, content, style, params: JobParams = TIN
 
 async def _run(store: Store, job_id: int, result: bytes) -> str:
     """Claim (it must be this job) and complete it; returns the result's sha."""
-    await _finish(store, job_id, result)
+    await finish(store, job_id, result)
     job = await store.get_job(job_id)
     assert job is not None and job.result_sha is not None
     return job.result_sha

@@ -15,7 +15,7 @@ from bot.discord_bot.validation import decode_all, precheck
 from bot.store import JobStatus, Viewer, unseen_message
 from bot.webui.identity import COOKIE
 from bot.webui.intake import Upload
-from bot.webui.views import discord_md
+from bot.webui.pages import discord_md
 from tests import badimages
 from tests.bot.webui.conftest import csrf_of, form, png_bytes
 
@@ -319,3 +319,33 @@ async def test_images_are_cached_by_sha_and_previews_are_not(make_web):
             break
         await asyncio.sleep(0.1)
     assert job.delivery.state.value == "delivered" and job.delivered_via == "none"
+
+
+async def test_forget_deletes_this_browsers_jobs_and_images_only(make_web):
+    store, new_client = await make_web()
+    client, other = await new_client(), await new_client()
+    csrf = await open_playground(client)
+    resp = await submit(client, csrf)
+    job = await store.get_job(int(resp.headers["Location"].rsplit("/", 1)[1]))
+    theirs = (png_bytes((64, 48), 77), "theirs.png", "image/png")  # not the same image
+    kept = await submit(other, await open_playground(other), content=theirs)
+    kept_id = int(kept.headers["Location"].rsplit("/", 1)[1])
+    # Without this browser's token (or from another site) nothing is deleted.
+    assert (await client.post("/forget", data={}, allow_redirects=False)).status == 403
+    assert (
+        await client.post(
+            "/forget", data={"csrf": csrf}, headers={"Origin": "https://evil.example"}
+        )
+    ).status == 403
+    assert (await other.post("/forget", data={"csrf": csrf})).status == 403
+    assert await store.get_job(job.id) is not None
+
+    resp = await client.post("/forget", data={"csrf": csrf})
+    html = await resp.text()
+    assert resp.status == 200 and "Deleted 1 job of this browser" in html
+    assert resp.cookies[COOKIE].value == ""  # the identity is dropped too
+    assert await store.get_job(job.id) is None
+    assert await store.get_image(job.content_sha) is None
+    assert await store.get_job(kept_id) is not None
+    # The next visit is a new web user with its own token.
+    assert await open_playground(client) != csrf

@@ -24,20 +24,11 @@ from PIL import Image
 from bot.store import Store
 from bot.web import create_app, start_web
 from tests.bot.executor.conftest import Cluster, ExecutorProc, executor_env
+from tests.bot.webui.browser import browser_page, generated_png, save_small
 from tests.bot.webui.conftest import web_settings
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-REQUIRE_BROWSER = os.environ.get("NST_REQUIRE_BROWSER") == "1"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # `nst-bot executor`, slowed down for human-speed watching: a 64 px `fast` job takes 2-5 s on
 # a CPU, about as long as the page's 1 s polls and the executor's 1 s progress writes, so its
@@ -46,9 +37,9 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EXECUTOR_MAIN = """
 import sys
 import time
-import bot.executor.running as running
+import bot.executor.job_run as job_run
 from bot.executor.progress import ProgressRelay
-running.PREVIEW_INTERVAL_S = 0.5
+job_run.PREVIEW_INTERVAL_S = 0.5
 step = ProgressRelay.__call__
 def slow_step(self, progress):
     time.sleep(0.15)
@@ -74,50 +65,7 @@ def spawn_executor(cluster: Cluster, worker_id: str) -> ExecutorProc:
     return executor
 
 
-def _browser_or_skip():
-    problem = None
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        problem, async_playwright = "Playwright for Python is not installed (dev extra)", None
-    if problem is None and not CHROMIUM.exists():
-        problem = f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)"
-    if problem:
-        if REQUIRE_BROWSER:
-            pytest.fail(f"NST_REQUIRE_BROWSER=1 but {problem}")
-        pytest.skip(problem)
-    return async_playwright
-
-
-def generated_png(kind: str) -> bytes:
-    """A small photo-like gradient, or a stripy 'painting'."""
-    if kind == "photo":
-        img = Image.new("RGB", (96, 72))
-        img.putdata([(x * 255 // 96, y * 255 // 72, 140) for y in range(72) for x in range(96)])
-        img.paste((240, 200, 40), (30, 20, 60, 50))
-    else:
-        img = Image.new("RGB", (64, 64))
-        img.putdata(
-            [
-                ((x * 40) % 256, (y * 25 + x * 9) % 256, ((x + y) * 17) % 256)
-                for y in range(64)
-                for x in range(64)
-            ]
-        )
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def _save_small(png: bytes, path: Path) -> None:
-    """Screenshots for the README: quantised to 128 colours, a few tens of KB."""
-    img = Image.open(io.BytesIO(png)).convert("RGB").quantize(128)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path, format="PNG", optimize=True)
-
-
 async def test_playground_in_chromium_with_a_real_executor(tmp_path: Path, sqlite_url: str):
-    async_playwright = _browser_or_skip()
     shots = os.environ.get("NST_WEBUI_SCREENSHOTS")
     settings = web_settings(tmp_path, sqlite_url, per_user_queue_limit=3)
     store = await Store.from_settings(settings)
@@ -125,27 +73,12 @@ async def test_playground_in_chromium_with_a_real_executor(tmp_path: Path, sqlit
     base = f"http://127.0.0.1:{port}"
     cluster = Cluster(sqlite_url, tmp_path)
     spawn_executor(cluster, "web-exec-1")
-    problems: list[str] = []
     try:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-            )
-            page = await browser.new_page(viewport={"width": 1000, "height": 720})
-            page.on(
-                "console",
-                lambda msg: (
-                    problems.append(f"console {msg.type}: {msg.text}")
-                    if msg.type == "error"
-                    else None
-                ),
-            )
-            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-
+        async with browser_page(1000, 720) as (page, problems):
             await page.goto(f"{base}/")
             assert await page.title() == "Playground · nst-bot"
             if shots:
-                _save_small(
+                save_small(
                     await page.screenshot(full_page=True), Path(shots) / "webui-playground.png"
                 )
 
@@ -229,12 +162,11 @@ async def test_playground_in_chromium_with_a_real_executor(tmp_path: Path, sqlit
             assert data.startswith(PNG_MAGIC)
             assert Image.open(io.BytesIO(data)).size == (64, 48)
             if shots:
-                _save_small(await page.screenshot(full_page=True), Path(shots) / "webui-job.png")
+                save_small(await page.screenshot(full_page=True), Path(shots) / "webui-job.png")
 
             # A fresh load of the finished page (server-rendered, no polling) is clean too.
             await page.reload()
             assert await page.locator("#result-box").is_visible()
-            await browser.close()
         assert problems == [], problems
         job = await store.get_job(job_id)
         assert job.status.value == "succeeded" and job.owner_id < 0

@@ -1,4 +1,5 @@
-"""Real `nst-bot executor` processes on a real SQLite file, running the real engine at 64 px."""
+"""`bot.executor.worker`: real `nst-bot executor` processes on a real SQLite file, running the
+real engine at 64 px."""
 
 from __future__ import annotations
 

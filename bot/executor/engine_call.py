@@ -12,11 +12,16 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from bot.store import JobParams
 from nst_engine.errors import Cancelled, ImageError, OutOfMemoryError, WeightsError
 from nst_engine.images import decode_image, encode_png
+from nst_engine.params import JOB_PARAMS, MIN_SIZE
+from nst_engine.style_cache import StyleTargetCache
+
+if TYPE_CHECKING:
+    from nst_engine.results import Progress, StylizeResult
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +39,7 @@ OOM_MESSAGE = (
 class JobInput:
     """Everything the engine needs for one job, taken from the store's claimed job."""
 
-    job_id: Any
+    job_id: int
     content: bytes
     styles: Sequence[tuple[bytes, float]]
     params: JobParams = field(default_factory=JobParams)
@@ -67,15 +72,17 @@ class EngineOptions:
     max_pixels: int = 40_000_000
     preview_every: int = 10
     bf16: str | bool = "auto"  # the BF16 setting; nst_engine.precision decides what it means
+    # Style Gram targets kept for this process's life: a style used again costs no VGG pass.
+    style_cache: StyleTargetCache = field(default_factory=StyleTargetCache)
 
 
 def run_job(
     job: JobInput,
     options: EngineOptions,
     *,
-    callback: Callable[[Any], None] | None = None,
+    callback: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    stylize: Callable[..., Any] | None = None,
+    stylize: Callable[..., StylizeResult] | None = None,
 ) -> Outcome:
     """Decode the inputs, run `nst_engine.stylize`, encode the PNG; never raises for job errors."""
     try:
@@ -87,22 +94,20 @@ def run_job(
             from nst_engine import stylize as engine_stylize
 
             stylize = engine_stylize
-        p = job.params
+        # Every job parameter reaches the engine under its own name (nst_engine.params).
+        values = {param.name: getattr(job.params, param.name) for param in JOB_PARAMS}
+        values["size"] = max(MIN_SIZE, min(int(job.params.size), options.max_size))
         result = stylize(
             content,
             styles,
-            size=max(64, min(int(p.size), options.max_size)),
-            preset=p.preset,
-            style_strength=p.style_strength,
-            preserve_colors=p.preserve_colors,
-            init=p.init,
-            seed=p.seed,
+            **values,
             device=options.device,
             weights=options.weights,
             precision=options.bf16,
             callback=callback,
             preview_every=options.preview_every,
             should_stop=should_stop,
+            style_cache=options.style_cache,
         )
         png = encode_png(result.image)
     except ImageError as exc:

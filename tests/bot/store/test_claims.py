@@ -1,4 +1,5 @@
-"""Fair, atomic, exactly-once claiming; worker guards; requeue and the poison rule."""
+"""Fair, atomic, exactly-once claiming; worker guards; progress and outcomes (`bot.store.claims`).
+Giving jobs back (requeue, the poison rule) is in test_recovery.py."""
 
 from __future__ import annotations
 
@@ -136,54 +137,6 @@ async def test_worker_guard_stops_a_zombie(store: Store) -> None:
     assert await store.complete(job_id, "new", b"good", 1, 1, 1.0)
 
 
-async def test_poison_rule_after_two_dead_executors(store: Store) -> None:
-    job_id = await submit(store, 1)
-    offset = timedelta(0)
-    store.clock = lambda: datetime.now(UTC) + offset
-    for attempt, expected in ((1, "requeued"), (2, "failed")):
-        offset = timedelta(0)
-        claimed = await store.claim(f"w{attempt}")
-        assert claimed is not None and claimed.job.id == job_id
-        offset = timedelta(seconds=60)  # its executor died: no heartbeat since
-        [action] = await store.requeue_stale(stale_after_s=20, max_crashes=2)
-        assert (action.action, action.crashes) == (expected, attempt)
-    job = await store.get_job(job_id)
-    assert job is not None and job.status is JobStatus.FAILED
-    assert job.error_code == "internal_error" and job.error_message is not None
-    assert "internal error" in job.error_message and "2 times" in job.error_message
-    assert await store.claim("w3") is None
-
-
-async def test_fresh_heartbeat_is_not_stale(store: Store) -> None:
-    await submit(store, 1)
-    claimed = await store.claim("w1")
-    assert claimed is not None
-    assert await store.heartbeat("w1", claimed.job.id, host="gpu-1", pid=1234)
-    assert await store.requeue_stale(stale_after_s=20) == []
-    [worker] = await store.workers(stale_after_s=20)
-    assert (worker.host, worker.pid) == ("gpu-1", 1234)
-    assert await store.executors_online() == 1
-    await store.unregister_worker("w1")
-    assert await store.executors_online() == 0
-
-
-async def test_requeue_on_sigterm_and_cancel_wins(store: Store) -> None:
-    a, b = await submit(store, 1, "a"), await submit(store, 2, "b")
-    assert (await store.claim("w1")) is not None
-    assert await store.report_progress(a, "w1", scale=1, scales=2, step=3, total=10, eta_s=5.0)
-    assert await store.requeue(a, "w1")
-    job = await store.get_job(a)
-    assert job is not None and job.status is JobStatus.QUEUED and job.worker_id is None
-    assert job.progress.step == 0 and job.crashes == 0
-    claimed = [await store.claim("w1"), await store.claim("w2")]
-    assert {c.job.id for c in claimed if c} == {a, b}
-    await store.request_cancel(b, 2)
-    holder = next(c for c in claimed if c and c.job.id == b).job.worker_id
-    assert holder is not None and await store.requeue(b, holder)
-    cancelled = await store.get_job(b)
-    assert cancelled is not None and cancelled.status is JobStatus.CANCELLED
-
-
 async def test_preview_replaced_and_dropped_on_completion(store: Store) -> None:
     job_id = await submit(store, 1)
     assert await store.claim("w1") is not None
@@ -213,26 +166,3 @@ async def test_preview_replaced_and_dropped_on_completion(store: Store) -> None:
     assert await store.get_image(second.preview_sha or "") is None
     result = await store.get_image(done.result_sha or "")
     assert result is not None and result.data == b"final" and result.fmt == "png"
-
-
-async def test_claim_wait_picks_up_new_work(store: Store) -> None:
-    assert await store.claim_wait("w1", poll_s=0.01, timeout_s=0.05) is None
-    waiter = asyncio.create_task(store.claim_wait("w1", poll_s=0.02, timeout_s=30))
-    await asyncio.sleep(0.05)
-    job_id = await submit(store, 1)
-    claimed = await waiter
-    assert claimed is not None and claimed.job.id == job_id
-    stop = asyncio.Event()
-    stopper = asyncio.create_task(store.claim_wait("w2", poll_s=0.01, should_stop=stop.is_set))
-    stop.set()
-    assert await stopper is None
-
-
-async def test_clock_is_aligned_to_the_server(store: Store) -> None:
-    store.clock_offset = timedelta(hours=1)  # as if this host's clock were an hour behind
-    offset = await store.sync_clock()
-    if store.is_sqlite:
-        assert offset == timedelta(hours=1)  # one file, one host: nothing to align
-    else:
-        assert abs(offset) < timedelta(seconds=5)  # same host as the server here
-        assert abs(store.clock() - datetime.now(UTC)) < timedelta(seconds=5)

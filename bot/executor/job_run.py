@@ -10,11 +10,15 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
-from bot.executor.jobrun import EngineOptions, JobInput, Outcome, StopFlag, run_job
+from bot.executor.engine_call import EngineOptions, JobInput, Outcome, StopFlag, run_job
 from bot.executor.progress import ProgressRelay
 from bot.executor.testhooks import crash_seed, maybe_crash
+
+if TYPE_CHECKING:
+    from bot.store.ports import ExecutorStore
+    from bot.store.types import ClaimedJob
 
 log = logging.getLogger("bot.executor")
 
@@ -30,9 +34,9 @@ class JobRun:
 
     def __init__(
         self,
-        claimed: Any,
+        claimed: ClaimedJob,
         *,
-        store: Any,
+        store: ExecutorStore,
         worker_id: str,
         options: EngineOptions,
         shutting_down: Callable[[], bool],
@@ -94,7 +98,7 @@ class JobRun:
             log.warning("job %d is no longer ours (requeued as stale?); abandoning it", self.job_id)
         self.stop.set("lost")
 
-    async def _watch(self, relay: ProgressRelay, engine: asyncio.Task[Any]) -> None:
+    async def _watch(self, relay: ProgressRelay, engine: asyncio.Task[Outcome]) -> None:
         """While the engine runs: cancel checks, throttled progress, shutdown decisions."""
         job_id, stop = self.job_id, self.stop
         last_write = time.monotonic()
@@ -149,12 +153,13 @@ class JobRun:
         store, wid, job_id, reason = self.store, self.worker_id, self.job_id, self.stop.reason
         token = self.token
         if outcome.kind == "succeeded":
-            assert outcome.png is not None
+            png = outcome.png
+            assert png is not None
             ok = await retry(
                 lambda: store.complete(
                     job_id,
                     wid,
-                    outcome.png,
+                    png,
                     outcome.width,
                     outcome.height,
                     outcome.elapsed_s,
@@ -190,7 +195,7 @@ class JobRun:
 
 
 async def retry(
-    call: Callable[[], Awaitable[Any]], attempts: int = 5, delay_s: float = 0.5
+    call: Callable[[], Awaitable[object]], attempts: int = 5, delay_s: float = 0.5
 ) -> bool:
     """Run a final-state write, retrying briefly (a busy database must not lose a result)."""
     for attempt in range(1, attempts + 1):
