@@ -13,8 +13,9 @@ BOT_STAMP    := $(VENV)/.installed-bot
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 
 # Executors `make run` starts here: EXECUTORS from the command line or the environment, else the
-# last `EXECUTORS=` of .env, else 1 (the setting's default). Only where it is above 0 does
-# `make run` install the engine; a bot-only host (EXECUTORS=0) never downloads torch.
+# last numeric `EXECUTORS=` of .env, else 1 (the default `auto` starts at least one). Only where
+# it is above 0 does `make run` install the engine; a bot-only host (EXECUTORS=0) never
+# downloads torch.
 ENV_EXECUTORS := $(shell sed -n -E "s/^[[:space:]]*(export[[:space:]]+)?EXECUTORS[[:space:]]*=[[:space:]]*[\"']?(-?[0-9]+).*/\2/p" .env 2>/dev/null | tail -n 1)
 RUN_EXECUTORS := $(or $(EXECUTORS),$(ENV_EXECUTORS),1)
 RUN_STAMP     := $(if $(shell [ '$(RUN_EXECUTORS)' -le 0 ] 2>/dev/null && echo bot),$(BOT_STAMP),$(ENGINE_STAMP))

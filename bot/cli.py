@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
+from bot.executor.host import host_plan
 from bot.settings import Settings, get_settings
 from nst_engine.install import INSTALL_HINT, missing_packages
 
@@ -43,7 +44,7 @@ def _no_engine(missing: list[str], hint: str = "") -> int:
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.token:
         print(DISCORD_OFF, file=sys.stderr)
-    executors = settings.executors if args.executors is None else args.executors
+    executors = host_plan(settings, args.executors).executors
     if executors > 0 and (missing := missing_packages(load=False)):
         # Before anything starts. A bot-only host runs no executors and needs no engine.
         hint = f"{executors} executor(s) asked for (EXECUTORS); a bot-only host sets EXECUTORS=0."

@@ -13,6 +13,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
+from bot.executor.host import host_plan
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -28,9 +29,16 @@ def run(settings: Settings, executors: int | None = None) -> int:
     from bot.discord_bot.redact import setup_logging
 
     setup_logging(settings.log_level, settings.token)
-    count = settings.executors if executors is None else executors
+    plan = host_plan(settings, executors)
+    log.info(
+        "executors on this host: %d, %d engine thread(s) each (%s)",
+        plan.executors,
+        plan.engine_threads,
+        plan.why,
+    )
+    settings = settings.model_copy(update={"engine_threads": plan.engine_threads})
     try:
-        return asyncio.run(_main(settings, max(0, count)))
+        return asyncio.run(_main(settings, plan.executors))
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         return EXIT_ERROR
 

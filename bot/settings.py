@@ -49,7 +49,8 @@ class Settings(BaseSettings):
     purge_interval_s: float = Field(3600.0, gt=0)
 
     # Executors and engine
-    executors: int = Field(1, ge=0)
+    # auto: one per core on a CPU host (at most 4), one on a GPU host (bot.executor.host).
+    executors: int | Literal["auto"] = Field("auto", union_mode="left_to_right")
     device: str = "auto"
     weights: str = "caffe"
     # auto: bf16 VGG passes where the device has native bf16 (nst_engine.precision), else fp32.
@@ -102,6 +103,13 @@ class Settings(BaseSettings):
     def _known_preset(cls, value: str) -> str:
         if problem := PRESET.problem(value):
             raise ValueError(problem)
+        return value
+
+    @field_validator("executors")
+    @classmethod
+    def _executors_count(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 0:
+            raise ValueError("EXECUTORS must be 0 or more, or auto")
         return value
 
     @model_validator(mode="after")

@@ -1,11 +1,9 @@
-"""Content, style (normalised Gram) and total-variation losses, and the style-target cache."""
+"""Content, style (normalised Gram) and total-variation losses."""
 
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, cast
@@ -177,42 +175,3 @@ def image_key(img: Image.Image) -> str:
     h.update(f"{img.mode}:{img.size}".encode())
     h.update(img.tobytes())
     return h.hexdigest()
-
-
-class TargetCache:
-    """Bounded LRU of Gram targets keyed by (style hash, size, layers, weights, device...)."""
-
-    def __init__(self, maxsize: int = 32) -> None:
-        self.maxsize = maxsize
-        self._items: OrderedDict[Hashable, dict[str, torch.Tensor]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def get_or_compute(
-        self, key: Hashable, compute: Callable[[], dict[str, torch.Tensor]]
-    ) -> dict[str, torch.Tensor]:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return self._items[key]
-            self.misses += 1
-        value = compute()
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.maxsize:
-                self._items.popitem(last=False)
-        return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self.hits = self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-style_cache = TargetCache()

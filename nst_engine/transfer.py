@@ -18,7 +18,7 @@ from nst_engine.convert import scaled_size, to_image, to_tensor
 from nst_engine.device import available_memory_bytes, configure, is_oom, select_device
 from nst_engine.errors import Cancelled, OutOfMemoryError
 from nst_engine.levels import STYLE_WEIGHT, TV_WEIGHT, LevelRunner
-from nst_engine.losses import Autocast, StyleTarget, TargetCache, gram, image_key, style_cache
+from nst_engine.losses import Autocast, StyleTarget, gram, image_key
 from nst_engine.options import StylizeOptions
 from nst_engine.precision import BF16, FP32
 from nst_engine.precision import resolve as resolve_precision
@@ -74,15 +74,15 @@ def style_target(
     content_small: torch.Tensor | None = None,
     content_key: str = "",
     autocast: Autocast | None = None,
-    cache: StyleTargetCache | TargetCache | None = None,
+    cache: StyleTargetCache | None = None,
 ) -> StyleTarget:
     """The (blended) Gram target of `styles` for an output of `size` (w, h).
 
     With `content_small` (and its hash `content_key`) each style is first recoloured to the
-    content's colours (preserve-colours mode). Targets come from `cache` (None: the
-    process-wide `losses.style_cache`) when present.
+    content's colours (preserve-colours mode). Targets come from `cache` when present there
+    (None: computed afresh).
     """
-    cache = style_cache if cache is None else cache
+    cache = StyleTargetCache() if cache is None else cache
     targets = []
     for img, weight, key in styles:
         # Long side = the output's long side × style_scale (neural-style's convention, and the
@@ -225,7 +225,8 @@ def stylize(
         styles=keyed_styles,
         options=opts,
         content_key=image_key(content) if opts.preserve_colors else "",
-        style_cache=style_cache,
+        # Without the caller's cache, one for this call: levels of one size share targets.
+        style_cache=StyleTargetCache() if style_cache is None else style_cache,
     )
     plan, budgets = preset.plan(size)
     x, plan = _run_levels(run, inputs, plan, budgets, _generator(opts.seed), notes)

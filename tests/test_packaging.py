@@ -259,8 +259,10 @@ def test_make_run_installs_the_engine_only_with_executors(tmp_path: Path):
 
 
 @needs_make
-def test_make_run_reads_executors_from_dotenv_and_defaults_to_one(tmp_path: Path):
-    assert _installs_engine(_make(tmp_path, "run"))  # no .env: EXECUTORS=1
+def test_make_run_reads_executors_from_dotenv_and_defaults_to_engine(tmp_path: Path):
+    assert _installs_engine(_make(tmp_path, "run"))  # no .env: EXECUTORS=auto, at least one
+    (tmp_path / ".env").write_text("DISCORD_TOKEN=x\nEXECUTORS=auto\n")
+    assert _installs_engine(_make(tmp_path, "run"))
     (tmp_path / ".env").write_text('DISCORD_TOKEN=x\nEXECUTORS=1\nEXECUTORS = "0"  # bot only\n')
     assert not _installs_engine(_make(tmp_path, "run"))
     assert _installs_engine(_make(tmp_path, "run", EXECUTORS="2"))  # the environment wins

@@ -10,7 +10,8 @@ from PIL import Image
 from nst_engine import Cancelled, Progress, StylizeResult, stylize, transfer
 from nst_engine.color import to_yiq
 from nst_engine.convert import to_tensor
-from nst_engine.losses import gram, style_cache
+from nst_engine.losses import gram
+from nst_engine.style_cache import StyleTargetCache
 from nst_engine.vgg import load_encoder
 
 
@@ -84,7 +85,7 @@ def test_preserve_colors_keeps_content_chroma(content_img, style_img):
 
 
 def test_previews_and_style_cache(content_img, style_img):
-    style_cache.clear()
+    style_cache = StyleTargetCache()
     previews = []
     stylize(
         content_img,
@@ -92,11 +93,12 @@ def test_previews_and_style_cache(content_img, style_img):
         size=64,
         preset="fast",
         preview_every=5,
+        style_cache=style_cache,
         callback=lambda p: previews.append(p.preview) if p.preview is not None else None,
     )
     assert previews and all(p.size == (64, 48) for p in previews)
     misses = style_cache.misses
-    stylize(content_img, [style_img], size=64, preset="fast")
+    stylize(content_img, [style_img], size=64, preset="fast", style_cache=style_cache)
     assert style_cache.misses == misses and style_cache.hits >= 1
 
 
@@ -178,7 +180,6 @@ def test_style_image_is_sized_by_its_long_side(style_img, style_scale, long_side
     portrait = portrait.crop((0, 0, portrait.width // 2, portrait.width))
     enc = load_encoder("caffe", "cpu")
     cpu = torch.device("cpu")
-    style_cache.clear()
     target = transfer.style_target(
         enc, [(portrait, 1.0, "p")], (128, 96), dev=cpu, style_scale=style_scale
     )
