@@ -18,6 +18,7 @@ from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.discord_bot import NSTBot
+    from bot.store import Job
 
 log = logging.getLogger("bot.runner")
 
@@ -67,7 +68,11 @@ async def _main(settings: Settings, executors: int) -> int:
         bot = NSTBot(settings, store)
         # Which jobs this process edits and delivers (SHARD_COUNT / SHARD_IDS), and as whom.
         log.info("delivering for %s as %s", bot.watcher.shards or "every shard", bot.watcher.holder)
-        bot.finished_listeners.append(metrics.observe_job)
+
+        async def on_job_settled(job: Job) -> None:
+            metrics.observe_job(job)
+
+        bot.add_listener(on_job_settled)
     supervisor = Supervisor(settings, executors, store=store) if executors > 0 else None
 
     def extra() -> dict[str, object]:

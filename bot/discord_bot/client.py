@@ -16,7 +16,6 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from bot.discord_bot.redact import SECRETS
 from bot.discord_bot.views import DYNAMIC_ITEMS
 from bot.discord_bot.watcher import Watcher
 from bot.settings import DEFAULT_API_BASE, Settings
-from bot.store import Job, Store
+from bot.store import Store
 from bot.store.shards import ShardSet
 
 log = logging.getLogger(__name__)
@@ -112,9 +111,6 @@ class NSTBot(commands.AutoShardedBot):
             sweep_s=settings.delivery_sweep_s,
             shards=shard_set(settings),
         )
-        # Test and metrics hooks: called as listener(interaction, error, code) on each failure.
-        self.error_listeners: list[Callable[[discord.Interaction, BaseException, str], None]] = []
-        self.finished_listeners: list[Callable[[Job], None]] = []
         SECRETS.add(settings.token)
 
     async def setup_hook(self) -> None:
@@ -180,15 +176,3 @@ class NSTBot(commands.AutoShardedBot):
             stamp.write_text(digest)
         except OSError as exc:
             log.warning("could not record the command sync (%s)", exc)
-
-    def set_private_default(self, user_id: int, private: bool | None) -> None:
-        """A user's saved "private" default changed (/settings, /forget): tell /stylize."""
-        from bot.discord_bot.cogs.stylize import StylizeCog
-
-        cog = self.get_cog("StylizeCog")
-        if isinstance(cog, StylizeCog):
-            cog.set_private_default(user_id, private)
-
-    def on_job_finished(self, job: Job) -> None:
-        for listener in self.finished_listeners:
-            listener(job)

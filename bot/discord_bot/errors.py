@@ -106,11 +106,11 @@ async def send_error(interaction: discord.Interaction, message: str) -> None:
 
 
 async def report_failure(interaction: discord.Interaction, error: BaseException, what: str) -> None:
-    """Log a failed command or button (`what`), tell the error listeners, answer the user."""
+    """Log a failed command or button (`what`), dispatch `interaction_failed` (listeners:
+    `on_interaction_failed(interaction, error, code)`, e.g. metrics and tests), answer the user."""
     code, message = describe(error)
     log.info("%s failed for user %s: %s", what, interaction.user.id, code)
-    for listener in getattr(interaction.client, "error_listeners", ()):
-        listener(interaction, error, code)
+    interaction.client.dispatch("interaction_failed", interaction, error, code)
     await send_error(interaction, message)
 
 

@@ -77,7 +77,8 @@ class ForgetButton(Guarded, ui.DynamicItem[ui.Button], template=r"nst:forget:(?P
             return
         bot = interaction.client
         result = await bot.store.forget_user(self.user_id)
-        bot.set_private_default(self.user_id, False)  # their saved "private" default is gone
+        # Their saved "private" default is gone (StylizeCog listens).
+        bot.dispatch("private_default_changed", self.user_id, False)
         log.info("user %d forgotten: %d jobs, %d images", self.user_id, result.jobs, result.images)
         await interaction.response.edit_message(
             content=f"🗑️ Done: deleted {result.jobs} job(s) and {result.images} image(s).",

@@ -279,7 +279,7 @@ class Watcher:
             due = time.monotonic() + done.retry_in_s + RETRY_MARGIN_S
             self._next_sweep = min(self._next_sweep, due)
         if done.outcome in (Outcome.DELIVERED, Outcome.UNDELIVERABLE):
-            self.bot.on_job_finished(job)
+            self.bot.dispatch("job_settled", job)  # listeners: `on_job_settled(job)`
             self._forget(job.id)
 
     def _forget(self, job_id: int) -> None:

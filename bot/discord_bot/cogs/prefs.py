@@ -77,7 +77,7 @@ class PrefsCog(commands.Cog):
             if changes
             else await store.get_user_settings(user_id)
         )
-        self.bot.set_private_default(user_id, saved.private)
+        self.bot.dispatch("private_default_changed", user_id, saved.private)
         await interaction.edit_original_response(content=describe_settings(saved, self.bot))
 
     @app_commands.command(name="forget", description="Delete all your jobs, images and settings")

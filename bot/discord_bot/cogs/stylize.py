@@ -39,8 +39,9 @@ class StylizeCog(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
 
-    def set_private_default(self, user_id: int, private: bool | None) -> None:
-        """Called by /settings and /forget when a user's saved default changes."""
+    @commands.Cog.listener()
+    async def on_private_default_changed(self, user_id: int, private: bool | None) -> None:
+        """A user's saved "private" default changed (/settings, /forget: `bot.dispatch`)."""
         if private:
             self._private_users.add(user_id)
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,11 +78,21 @@ async def store(settings: Settings) -> AsyncIterator[Store]:
     await s.close()
 
 
+def on_failure(bot: NSTBot, record: Callable[[str, BaseException], object]) -> None:
+    """Call `record(code, error)` for every failed command or button (the bot dispatches
+    `interaction_failed`)."""
+
+    async def on_interaction_failed(_interaction: object, error: BaseException, code: str) -> None:
+        record(code, error)
+
+    bot.add_listener(on_interaction_failed)
+
+
 @pytest.fixture
 async def env(fake_discord: FakeDiscord, store: Store, settings: Settings) -> AsyncIterator[BotEnv]:  # noqa: F811
     async with started_bot(fake_discord, store, settings) as bot:
         e = BotEnv(fake_discord, bot, store, settings)
-        bot.error_listeners.append(lambda i, exc, code: e.errors.append((code, exc)))
+        on_failure(bot, lambda code, exc: e.errors.append((code, exc)))
         yield e
     # Every call the bot made must be one the fake implements (else it answered a JSON 404).
     assert fake_discord.unknown_calls == []
@@ -91,6 +101,7 @@ async def env(fake_discord: FakeDiscord, store: Store, settings: Settings) -> As
 __all__ = [
     "BotEnv",
     "make_settings",
+    "on_failure",
     "open_store",
     "redirect_discord_py",
     "started_bot",

@@ -18,7 +18,7 @@ from bot.discord_bot import NSTBot
 from bot.store import Store
 from tests import badimages
 from tests.bot.botproc import bot_process
-from tests.bot.discord_bot.conftest import make_settings, open_store, started_bot
+from tests.bot.discord_bot.conftest import make_settings, on_failure, open_store, started_bot
 from tests.fakediscord import FakeDiscord, redirect_discord_py
 
 
@@ -123,7 +123,7 @@ async def _burst(
     fake: FakeDiscord, bot: NSTBot, store: Store, users, content, style, timeout_s: float
 ) -> LoadResult:
     errors: list[str] = []
-    bot.error_listeners.append(lambda i, exc, code: errors.append(code))
+    on_failure(bot, lambda code, exc: errors.append(code))
     lag: list[float] = []
     stop = asyncio.Event()
     sampler = asyncio.create_task(_sample_lag(lag, stop))

@@ -8,7 +8,13 @@ import io
 from PIL import Image
 
 from bot.store import JobStatus
-from tests.bot.discord_bot.conftest import BotEnv, make_settings, open_store, started_bot
+from tests.bot.discord_bot.conftest import (
+    BotEnv,
+    make_settings,
+    on_failure,
+    open_store,
+    started_bot,
+)
 from tests.bot.discord_bot.test_stylize_flow import queued_card, submit
 
 
@@ -141,7 +147,7 @@ async def test_cooldown_and_full_queue_have_specific_messages(fake_discord, tmp_
         async with started_bot(fake, store, settings) as bot:
             env = BotEnv(fake, bot, store, settings)
             codes: list[str] = []
-            bot.error_listeners.append(lambda i, exc, code: codes.append(code))
+            on_failure(bot, lambda code, exc: codes.append(code))
             await queued_card(env, await submit(env, user=fake.alice))
             again = await submit(env, user=fake.alice)
             msgs = await fake.wait_until(lambda: fake.followups(again))

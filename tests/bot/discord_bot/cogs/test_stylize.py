@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.bot.discord_bot.conftest import BotEnv, make_settings, open_store, started_bot
+from tests.bot.discord_bot.conftest import (
+    BotEnv,
+    make_settings,
+    on_failure,
+    open_store,
+    started_bot,
+)
 from tests.bot.discord_bot.test_stylize_flow import png, queued_card, submit
 
 
@@ -21,7 +27,7 @@ async def bot_with(fake, tmp_path, **overrides: Any) -> AsyncIterator[BotEnv]:
     try:
         async with started_bot(fake, store, settings) as bot:
             env = BotEnv(fake, bot, store, settings)
-            bot.error_listeners.append(lambda i, exc, code: env.errors.append((code, exc)))
+            on_failure(bot, lambda code, exc: env.errors.append((code, exc)))
             yield env
     finally:
         await store.close()
