@@ -33,7 +33,7 @@ from bot.discord_bot.redact import SECRETS
 from bot.discord_bot.views import DYNAMIC_ITEMS
 from bot.discord_bot.watcher import Watcher
 from bot.settings import DEFAULT_API_BASE, Settings
-from bot.store import Store
+from bot.store.ports import BotStore
 from bot.store.shards import ShardSet
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class NSTBot(commands.AutoShardedBot):
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: BotStore,
         *,
         sync_commands: bool = True,
         guild_ready_timeout: float | None = None,
@@ -96,7 +96,7 @@ class NSTBot(commands.AutoShardedBot):
             **shards,
         )
         self.settings = settings
-        self.store = store
+        self.store: BotStore = store
         self.sync_commands = sync_commands
         self.http_session: aiohttp.ClientSession | None = None
         self.download_timeout_s = settings.download_timeout_s

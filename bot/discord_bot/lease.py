@@ -17,7 +17,7 @@ import socket
 import time
 from collections.abc import AsyncIterator
 
-from bot.store import Store
+from bot.store.ports import BotStore
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class LeaseLost(Exception):
 class Lease:
     """The lease on `job_id` held by `holder`; renewed every third of `lease_s` while in use."""
 
-    def __init__(self, store: Store, job_id: int, holder: str, lease_s: float) -> None:
+    def __init__(self, store: BotStore, job_id: int, holder: str, lease_s: float) -> None:
         self.store = store
         self.job_id = job_id
         self.holder = holder

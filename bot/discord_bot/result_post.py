@@ -13,7 +13,7 @@ from bot.discord_bot.uploads import Result, upload_limit
 from bot.store import Job, JobStatus
 
 if TYPE_CHECKING:
-    from bot.store import Store
+    from bot.store.ports import BotStore
 
 
 class ShownResult(Result):
@@ -34,7 +34,7 @@ class ShownResult(Result):
 
 
 async def prepare_result(
-    store: Store, job: Job, data: bytes, *, public_url: str | None = None
+    store: BotStore, job: Job, data: bytes, *, public_url: str | None = None
 ) -> ShownResult:
     """The result of `job` (its image bytes `data`) ready to post, with its side images and,
     where the web face has a `public_url` and the server's gallery is on, a link there."""

@@ -21,7 +21,7 @@ from bot.store.types import Job, StoredImage
 from nst_engine.images import encode_jpeg, fit_within
 
 if TYPE_CHECKING:
-    from bot.store import Store
+    from bot.store.ports import BotStore
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def make_thumbnail(data: bytes, side: int) -> tuple[bytes, int, int]:
     return encode_jpeg(img, quality=QUALITY), img.width, img.height
 
 
-async def thumbnail(store: Store, sha: str, side: int) -> bytes | None:
+async def thumbnail(store: BotStore, sha: str, side: int) -> bytes | None:
     """The cached thumbnail of image `sha` at `side`, made and cached on first use; None when
     the image is gone (purged, forgotten) or can't be decoded."""
     cached = await store.get_thumbnail(sha, side)
@@ -77,7 +77,7 @@ class Tile:
         return self.upload.file()
 
 
-async def side_tiles(store: Store, job: Job, limit: int) -> list[Tile]:
+async def side_tiles(store: BotStore, job: Job, limit: int) -> list[Tile]:
     """The content photo and the first style image of `job`, to show beside its result
     (whatever of them is still stored), each fitted to `limit` bytes."""
     wanted = [(job.content_sha, f"content-{job.id}", "Content photo")]
@@ -92,7 +92,7 @@ async def side_tiles(store: Store, job: Job, limit: int) -> list[Tile]:
     return tiles
 
 
-async def result_tiles(store: Store, jobs: list[Job]) -> dict[int, Tile]:
+async def result_tiles(store: BotStore, jobs: list[Job]) -> dict[int, Tile]:
     """A small copy of each finished job's result, by job id (jobs without one are left out)."""
     tiles: dict[int, Tile] = {}
     for job in jobs:

@@ -12,13 +12,16 @@ to offer what the Protocol names.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
+
+from bot.store.styles import SERVER_STYLE_LIMIT
 
 if TYPE_CHECKING:
     from bot.store.admission import GuildLimits
     from bot.store.shards import ShardSet
+    from bot.store.styles import ServerStyle
     from bot.store.types import (
         ClaimedJob,
         GuildSettings,
@@ -228,3 +231,25 @@ class BotStore(Protocol):
     ) -> PurgeResult: ...
 
     async def forget_user(self, user_id: int) -> PurgeResult: ...
+
+    # -- server galleries, server styles, thumbnails
+    async def gallery_enabled(self, guild_id: int) -> bool: ...
+    async def set_gallery(self, guild_id: int, enabled: bool) -> bool: ...
+    async def server_styles(self, guild_id: int) -> list[ServerStyle]: ...
+    async def get_server_style(self, guild_id: int, name: str) -> ServerStyle | None: ...
+    async def add_server_style(
+        self,
+        guild_id: int,
+        title: str,
+        image: ImageBlob,
+        added_by: int,
+        *,
+        reserved: Collection[str] = (),
+        limit: int = SERVER_STYLE_LIMIT,
+    ) -> ServerStyle: ...
+
+    async def remove_server_style(self, guild_id: int, name: str) -> ServerStyle | None: ...
+    async def get_thumbnail(self, sha: str, side: int) -> StoredImage | None: ...
+    async def put_thumbnail(
+        self, sha: str, side: int, data: bytes, fmt: str, width: int, height: int
+    ) -> bool: ...
