@@ -12,7 +12,7 @@ from bot.discord_bot.errors import InputRejected
 from bot.discord_bot.validation import ACCEPTED_TYPES, precheck
 
 FILE_FIELDS = {"content": "content", "style": "style"}  # form field → role in the messages
-TEXT_FIELDS = ("csrf", "size", "preset", "strength", "preserve_colors")
+TEXT_FIELDS = ("csrf", "size", "preset", "strength", "preserve_colors", "style_name")
 TEXT_CAP = 256  # bytes of any text field kept
 CHUNK = 64 * 1024
 
@@ -97,14 +97,27 @@ async def _read_capped(part: BodyPartReader, keep: int, count_to: int) -> tuple[
             return bytes(buffer[:keep]), size
 
 
-def checked_uploads(form: Form, *, max_bytes: int) -> list[tuple[str, Upload]]:
-    """(role, upload) for the content and the style, prechecked like Discord attachments."""
+def chosen(form: Form, name: str) -> bool:
+    """Whether the form carries a file in field `name` (a browser sends an empty, nameless
+    part for a file input left empty)."""
+    upload = form.files.get(name)
+    return upload is not None and not (upload.size == 0 and not upload.filename)
+
+
+def checked_uploads(
+    form: Form, *, max_bytes: int, skip: tuple[str, ...] = ()
+) -> list[tuple[str, Upload]]:
+    """(role, upload) for the content and the style (but the fields in `skip`), prechecked
+    like Discord attachments."""
     out = []
     for name, role in FILE_FIELDS.items():
+        if name in skip:
+            continue
         upload = form.files.get(name)
-        if upload is None or (upload.size == 0 and not upload.filename):
+        if upload is None or not chosen(form, name):
+            other = " or a painting of the library" if name == "style" else ""
             raise InputRejected(
-                f"Please choose a {role} image ({ACCEPTED_TYPES}).", code="missing_image"
+                f"Please choose a {role} image ({ACCEPTED_TYPES}){other}.", code="missing_image"
             )
         precheck(upload, role=role, max_bytes=max_bytes)
         out.append((role, upload))

@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from bot import styles
 from bot.discord_bot.errors import InputRejected
 from bot.discord_bot.validation import ACCEPTED_TYPES, decode_all
 from bot.store import PRESETS, ImageBlob, JobParams, QueueRefused, Viewer
 from bot.store.types import MAX_STRENGTH, MIN_SIZE, MIN_STRENGTH
 from bot.webui.identity import COOKIE
-from bot.webui.intake import checked_uploads, read_form
+from bot.webui.intake import Form, checked_uploads, chosen, read_form
 from bot.webui.jobpages import headline
 from bot.webui.limits import client_address
 
@@ -31,6 +32,26 @@ STATUS_OF_REFUSAL = {
     "guild_full": 503,
 }
 RECENT_SHOWN = 5
+
+
+def library_choice(form: Form) -> styles.LibraryStyle | None:
+    """The library painting the form picked instead of a style upload (None: an upload);
+    refuses both at once and unknown names, in /stylize's words."""
+    name = form.fields.get("style_name", "").strip()
+    if not name:
+        return None
+    painting = styles.find(name)
+    if painting is None:
+        raise InputRejected(
+            f"There is no painting called “{name[:64]}” in the style library.",
+            code="unknown_style",
+        )
+    if chosen(form, "style"):
+        raise InputRejected(
+            "Choose either a style image or a painting of the library, not both.",
+            code="bad_params",
+        )
+    return painting
 
 
 class Playground:
@@ -74,6 +95,8 @@ class Playground:
             max_size=s.max_size,
             size=values.get("size") or str(min(s.default_size, s.max_size)),
             presets=PRESETS,
+            library=styles.library(),
+            style_name=values.get("style_name") or "",
             preset=values.get("preset") or s.default_preset,
             strength=values.get("strength") or "1.0",
             min_strength=MIN_STRENGTH,
@@ -104,12 +127,15 @@ class Playground:
                 return ui.forbidden()
             params = self._params(form.fields)
             await ui.store.admit(owner, None, None, params.size)
-            uploads = checked_uploads(form, max_bytes=s.max_upload_bytes)
+            painting = library_choice(form)
+            skip = ("style",) if painting is not None else ()
+            uploads = checked_uploads(form, max_bytes=s.max_upload_bytes, skip=skip)
             items = [(role, up.filename, up.data) for role, up in uploads]
             async with ui.intake:
                 images = await asyncio.to_thread(decode_all, items, max_pixels=s.max_image_pixels)
             blobs = [ImageBlob(i.data, i.fmt, i.width, i.height) for i in images]
-            job = await ui.store.submit(owner, None, None, blobs[0], [(blobs[1], 1.0)], params)
+            style = painting.blob() if painting is not None else blobs[1]
+            job = await ui.store.submit(owner, None, None, blobs[0], [(style, 1.0)], params)
         except InputRejected as exc:
             status = 413 if exc.code == "too_large_bytes" else 400
             return await self._refused(owner, exc.message, exc.code, values, status)

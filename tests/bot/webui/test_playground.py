@@ -10,6 +10,7 @@ import re
 
 from PIL import Image
 
+from bot import styles
 from bot.discord_bot.errors import InputRejected
 from bot.discord_bot.validation import decode_all, precheck
 from bot.store import JobStatus, Viewer, unseen_message
@@ -349,3 +350,29 @@ async def test_forget_deletes_this_browsers_jobs_and_images_only(make_web):
     assert await store.get_job(kept_id) is not None
     # The next visit is a new web user with its own token.
     assert await open_playground(client) != csrf
+
+
+NO_FILE = (b"", "", "application/octet-stream")  # what a browser sends for an empty file input
+
+
+async def test_a_painting_of_the_style_library_replaces_the_style_upload(make_web):
+    store, new_client = await make_web()
+    client = await new_client()
+    csrf = await open_playground(client)
+    painting = styles.library()[0]
+    assert f'<option value="{painting.name}">' in (await (await client.get("/")).text())
+    resp = await submit(client, csrf, style=NO_FILE, style_name=painting.name)
+    assert resp.status == 303, shown_error(await resp.text())
+    job = await store.get_job(int(resp.headers["Location"].rsplit("/", 1)[1]))
+    ((style, _weight),) = job.styles
+    assert (await store.get_image(style)).data == painting.image_bytes()
+    # Both at once, an unknown painting, and neither: refused with a reason, nothing queued.
+    for kwargs, needle in (
+        ({"style_name": painting.name}, "not both"),
+        ({"style": NO_FILE, "style_name": "mona-lisa"}, "no painting called"),
+        ({"style": NO_FILE}, "or a painting of the library"),
+    ):
+        resp = await submit(client, csrf, **kwargs)
+        assert resp.headers["X-NST-Status"] == "400", kwargs
+        assert needle in shown_error(await resp.text()), kwargs
+    assert len(await store.history(job.owner_id, Viewer(job.owner_id, None))) == 1
