@@ -65,19 +65,17 @@ async def style_choices(
 
 
 async def autocomplete_style_name(
-    interaction: discord.Interaction, current: str
+    interaction: discord.Interaction[NSTBot], current: str
 ) -> list[app_commands.Choice[str]]:
     """`@app_commands.autocomplete(style_name=...)` callback for /stylize."""
-    bot: NSTBot = interaction.client  # type: ignore[assignment]
-    return await style_choices(bot, interaction.guild_id, current)
+    return await style_choices(interaction.client, interaction.guild_id, current)
 
 
 async def autocomplete_server_style(
-    interaction: discord.Interaction, current: str
+    interaction: discord.Interaction[NSTBot], current: str
 ) -> list[app_commands.Choice[str]]:
     """`remove_style` autocomplete for /config: this server's styles only."""
-    bot: NSTBot = interaction.client  # type: ignore[assignment]
-    found = await _guild_styles(bot, interaction.guild_id)
+    found = await _guild_styles(interaction.client, interaction.guild_id)
     return [_choice(server_label(s), s.name) for s in found if _server_matches(s, current)][
         :MAX_CHOICES
     ]
@@ -145,7 +143,10 @@ def _unknown(asked: str, *, several: bool) -> InputRejected:
 
 
 async def add_server_style(
-    bot: NSTBot, interaction: discord.Interaction, image: discord.Attachment, title: str | None
+    bot: NSTBot,
+    interaction: discord.Interaction[NSTBot],
+    image: discord.Attachment,
+    title: str | None,
 ) -> str:
     """Validate `image` like any upload and add it to the interaction's guild; returns the
     line to show. The title defaults to the file's name without its extension."""
@@ -190,7 +191,7 @@ async def remove_server_style(bot: NSTBot, guild_id: int, name: str) -> str:
 
 async def server_style_changes(
     bot: NSTBot,
-    interaction: discord.Interaction,
+    interaction: discord.Interaction[NSTBot],
     add: discord.Attachment | None,
     title: str | None,
     remove: str | None,

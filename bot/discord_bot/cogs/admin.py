@@ -78,7 +78,7 @@ class AdminCog(commands.Cog):
     @app_commands.autocomplete(remove_style=autocomplete_server_style)
     async def config(
         self,
-        interaction: discord.Interaction,
+        interaction: discord.Interaction[NSTBot],
         # AppCommandChannel: resolved from the payload, no channel cache needed.
         allow_channel: app_commands.AppCommandChannel | None = None,
         disallow_channel: app_commands.AppCommandChannel | None = None,
@@ -132,7 +132,7 @@ class AdminCog(commands.Cog):
 
     @app_commands.command(name="sync", description="(bot owner) re-sync application commands")
     @app_commands.default_permissions(administrator=True)
-    async def sync(self, interaction: discord.Interaction) -> None:
+    async def sync(self, interaction: discord.Interaction[NSTBot]) -> None:
         user_id = interaction.user.id
         if user_id not in self.bot.settings.owner_ids and not await self.bot.is_owner(
             interaction.user

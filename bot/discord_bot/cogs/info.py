@@ -30,7 +30,7 @@ class InfoCog(commands.Cog):
     @app_commands.command(name="history", description="Your recent style transfers (or someone's)")
     @app_commands.describe(user="Whose history to show (others: their public jobs from here)")
     async def history(
-        self, interaction: discord.Interaction, user: discord.User | None = None
+        self, interaction: discord.Interaction[NSTBot], user: discord.User | None = None
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         target = user or interaction.user
@@ -39,7 +39,7 @@ class InfoCog(commands.Cog):
 
     @app_commands.command(name="job", description="Details of a job, and its result again")
     @app_commands.describe(job_id="The job number (shown as #123)")
-    async def job(self, interaction: discord.Interaction, job_id: int) -> None:
+    async def job(self, interaction: discord.Interaction[NSTBot], job_id: int) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         job = await self.bot.store.get_job(job_id)
         if job is None or not can_see(job, viewer_of(interaction)):
@@ -60,7 +60,7 @@ class InfoCog(commands.Cog):
 
     @job.autocomplete("job_id")
     async def job_id_choices(
-        self, interaction: discord.Interaction, current: str
+        self, interaction: discord.Interaction[NSTBot], current: str
     ) -> list[app_commands.Choice[int]]:
         """The user's recent jobs whose number starts with what they typed, newest first
         (only their own: other people's public jobs are one `/job` away but not offered)."""
@@ -74,7 +74,7 @@ class InfoCog(commands.Cog):
         ][:25]  # Discord shows at most 25 choices
 
     @app_commands.command(name="queue", description="Your place in the queue")
-    async def queue(self, interaction: discord.Interaction) -> None:
+    async def queue(self, interaction: discord.Interaction[NSTBot]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         store = self.bot.store
         mine = await store.active_jobs(interaction.user.id)
@@ -97,7 +97,7 @@ class InfoCog(commands.Cog):
         await interaction.edit_original_response(content="\n".join(lines))
 
     @app_commands.command(name="stats", description="Style-transfer statistics")
-    async def stats(self, interaction: discord.Interaction) -> None:
+    async def stats(self, interaction: discord.Interaction[NSTBot]) -> None:
         await interaction.response.defer(thinking=True)
         overall = await self.bot.store.stats()
         here = await self.bot.store.stats(interaction.guild_id) if interaction.guild_id else None

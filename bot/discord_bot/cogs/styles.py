@@ -62,7 +62,7 @@ class StylesCog(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="styles", description="Show the paintings you can use as a style")
-    async def styles(self, interaction: discord.Interaction) -> None:
+    async def styles(self, interaction: discord.Interaction[NSTBot]) -> None:
         # Only the asker sees it: a gallery of seven paintings would crowd the channel.
         await interaction.response.defer(ephemeral=True, thinking=True)
         own = []
