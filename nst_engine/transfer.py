@@ -16,6 +16,7 @@ from PIL import Image
 from nst_engine import color
 from nst_engine.convert import scaled_size, to_image, to_tensor
 from nst_engine.device import available_memory_bytes, configure, is_oom, select_device
+from nst_engine.encoder_cache import EncoderCache
 from nst_engine.errors import Cancelled, OutOfMemoryError
 from nst_engine.levels import STYLE_WEIGHT, TV_WEIGHT, LevelRunner
 from nst_engine.losses import Autocast, StyleTarget, gram, image_key
@@ -180,6 +181,7 @@ def stylize(
     callback: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     style_cache: StyleTargetCache | None = None,
+    encoders: EncoderCache | None = None,
     **fields: Any,
 ) -> StylizeResult:
     """Render `content` in the style of `styles` (images or (image, weight) pairs).
@@ -190,7 +192,8 @@ def stylize(
     `ValueError` for invalid options, `Cancelled` within one evaluation of `should_stop()`
     turning true, and `OutOfMemoryError` only when even the smallest size does not fit.
     `style_cache`: style Gram targets kept across calls (an executor passes its own, so a
-    style used again, e.g. one of the bot's library, costs no VGG pass).
+    style used again, e.g. one of the bot's library, costs no VGG pass); `encoders`: VGG
+    encoders kept across calls (None: this call loads its own).
     """
     t0 = time.perf_counter()
     opts = (options or StylizeOptions()).with_fields(**fields)
@@ -199,7 +202,7 @@ def stylize(
     keyed_styles = _styles(styles)
     dev = select_device(opts.device)
     configure(dev)
-    encoder = load_encoder(opts.weights, dev)
+    encoder = load_encoder(opts.weights, dev, cache=encoders)
     notes: list[str] = []
     ran, note = resolve_precision(opts.precision, dev)
     notes += [note] if note else []

@@ -1,9 +1,8 @@
-"""VGG19 feature encoder with named layers, its weight sources and a per-process cache."""
+"""VGG19 feature encoder with named layers and its weight sources."""
 
 from __future__ import annotations
 
 import importlib.resources
-import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nst_engine.encoder_cache import EncoderCache
 from nst_engine.errors import WeightsError
 
 BLOCKS = (2, 2, 4, 4, 4)  # convolutions per block in VGG19
@@ -213,45 +213,49 @@ def file_weights(path: str | Path) -> list[tuple[torch.Tensor, torch.Tensor]]:
     return _from_state_dict(state, repr(str(path)))
 
 
-_cache: dict[tuple[str, str, str, str], VGGEncoder] = {}
-_cache_lock = threading.Lock()
-
-
 def load_encoder(
     weights: str = "caffe",
     device: str | torch.device | None = None,
     *,
     last_layer: str = DEFAULT_LAST_LAYER,
     pooling: str = "max",
+    cache: EncoderCache | None = None,
 ) -> VGGEncoder:
-    """The VGG19 encoder for a weight source ("caffe", "torchvision" or a file path), cached.
+    """The VGG19 encoder for a weight source ("caffe", "torchvision" or a file path).
 
-    Loaded once per process for each (source, device, last layer, pooling).
+    From `cache` when it holds one for (source, device, last layer, pooling), else loaded
+    (and kept there); without a cache, loaded afresh.
     """
-    from nst_engine.device import prefers_channels_last, select_device
+    from nst_engine.device import select_device
 
     dev = select_device(device)
-    key = (str(weights), str(dev), last_layer, pooling)
-    with _cache_lock:
-        enc = _cache.get(key)
-        if enc is not None:
-            return enc
-        if weights == "caffe":
-            convs = caffe_weights()
-            bgr, mean, std = True, CAFFE_MEAN_BGR, (1.0, 1.0, 1.0)
-        else:
-            convs = torchvision_weights() if weights == "torchvision" else file_weights(weights)
-            bgr, mean, std = False, IMAGENET_MEAN, IMAGENET_STD
-        enc = VGGEncoder(
-            convs,
-            bgr=bgr,
-            mean=mean,
-            std=std,
-            last_layer=last_layer,
-            pooling=pooling,
-            source=str(weights),
-        ).to(dev)
-        if prefers_channels_last(dev):
-            enc = enc.to(memory_format=torch.channels_last)
-        _cache[key] = enc
-        return enc
+
+    def load() -> VGGEncoder:
+        return _build_encoder(weights, dev, last_layer=last_layer, pooling=pooling)
+
+    if cache is None:
+        return load()
+    return cache.get_or_load((str(weights), str(dev), last_layer, pooling), load)
+
+
+def _build_encoder(weights: str, dev: torch.device, *, last_layer: str, pooling: str) -> VGGEncoder:
+    from nst_engine.device import prefers_channels_last
+
+    if weights == "caffe":
+        convs = caffe_weights()
+        bgr, mean, std = True, CAFFE_MEAN_BGR, (1.0, 1.0, 1.0)
+    else:
+        convs = torchvision_weights() if weights == "torchvision" else file_weights(weights)
+        bgr, mean, std = False, IMAGENET_MEAN, IMAGENET_STD
+    enc = VGGEncoder(
+        convs,
+        bgr=bgr,
+        mean=mean,
+        std=std,
+        last_layer=last_layer,
+        pooling=pooling,
+        source=str(weights),
+    ).to(dev)
+    if prefers_channels_last(dev):
+        enc = enc.to(memory_format=torch.channels_last)
+    return enc

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from bot.store import JobParams
+from nst_engine.encoder_cache import EncoderCache
 from nst_engine.errors import Cancelled, ImageError, OutOfMemoryError, WeightsError
 from nst_engine.images import decode_image, encode_png
 from nst_engine.params import JOB_PARAMS, MIN_SIZE
@@ -74,6 +75,8 @@ class EngineOptions:
     bf16: str | bool = "auto"  # the BF16 setting; nst_engine.precision decides what it means
     # Style Gram targets kept for this process's life: a style used again costs no VGG pass.
     style_cache: StyleTargetCache = field(default_factory=StyleTargetCache)
+    # The VGG19 loaded at warm-up and used by every job (its weights load once).
+    encoders: EncoderCache = field(default_factory=EncoderCache)
 
 
 def run_job(
@@ -108,6 +111,7 @@ def run_job(
             preview_every=options.preview_every,
             should_stop=should_stop,
             style_cache=options.style_cache,
+            encoders=options.encoders,
         )
         png = encode_png(result.image)
     except ImageError as exc:

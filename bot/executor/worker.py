@@ -204,7 +204,7 @@ class Worker:
 
         if self.settings.engine_threads:
             torch.set_num_threads(self.settings.engine_threads)
-        load_encoder(self.options.weights, self.options.device)
+        load_encoder(self.options.weights, self.options.device, cache=self.options.encoders)
         return str(select_device(self.options.device))
 
     # ------------------------------------------------------------------ claiming

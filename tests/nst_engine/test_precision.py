@@ -141,9 +141,11 @@ def test_bf16_and_fp32_reach_the_same_scores(content_img, style_img):
 def test_non_finite_bf16_falls_back_to_fp32_and_says_so(content_img, style_img, monkeypatch):
     # Make every bf16 pass of the objective overflow (the style targets, computed without
     # gradients, stay finite), as a badly scaled input could on real hardware.
+    from nst_engine.encoder_cache import EncoderCache
     from nst_engine.vgg import load_encoder
 
-    encoder = load_encoder("caffe", CPU)
+    encoders = EncoderCache()  # stylize must use the very encoder the hook is on
+    encoder = load_encoder("caffe", CPU, cache=encoders)
     real_autocast = torch.autocast
 
     @contextlib.contextmanager
@@ -163,7 +165,13 @@ def test_non_finite_bf16_falls_back_to_fp32_and_says_so(content_img, style_img, 
     monkeypatch.setattr(torch, "autocast", overflowing_autocast)
     reports = []
     result = stylize(
-        content_img, [style_img], size=64, preset="fast", precision="bf16", callback=reports.append
+        content_img,
+        [style_img],
+        size=64,
+        preset="fast",
+        precision="bf16",
+        callback=reports.append,
+        encoders=encoders,
     )
     assert result.precision == "fp32"
     assert "bf16 gave non-finite values; finished in fp32" in result.notes

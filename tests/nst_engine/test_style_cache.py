@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from nst_engine import load_encoder, stylize
+from nst_engine.encoder_cache import EncoderCache
 from nst_engine.style_cache import StyleTargetCache
 
 
@@ -72,9 +73,16 @@ def test_a_second_job_with_the_same_style_computes_no_style_target(content_img, 
     assert content_img.width > content_img.height and style_img2.height > style_img2.width
     cache = StyleTargetCache()
     passes = StylePasses()
-    hook = load_encoder("caffe", "cpu").register_forward_pre_hook(passes)
+    encoders = EncoderCache()  # stylize must use the very encoder the hook is on
+    hook = load_encoder("caffe", "cpu", cache=encoders).register_forward_pre_hook(passes)
     try:
-        options = {"size": 64, "preset": "fast", "device": "cpu", "style_cache": cache}
+        options = {
+            "size": 64,
+            "preset": "fast",
+            "device": "cpu",
+            "style_cache": cache,
+            "encoders": encoders,
+        }
         stylize(content_img, [style_img2], seed=1, **options)
         first = passes.count
         assert first > 0 and cache.misses == first and len(cache) == first

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from nst_engine import vgg
 from nst_engine.convert import to_tensor
 from nst_engine.device import select_device
+from nst_engine.encoder_cache import EncoderCache
 from nst_engine.errors import WeightsError
 from nst_engine.losses import gram
 from nst_engine.vgg import CAFFE_FILE, load_encoder
@@ -65,9 +66,13 @@ def test_known_response_matches_plain_conv_on_raw_weights():
     assert out["relu1_1"].mean() > 1.0  # a real, non-trivial response
 
 
-def test_encoder_is_loaded_once_per_process():
-    assert load_encoder("caffe", "cpu") is load_encoder("caffe", torch.device("cpu"))
-    assert load_encoder("caffe", "cpu", last_layer="relu2_1") is not load_encoder("caffe", "cpu")
+def test_an_encoder_cache_loads_each_encoder_once():
+    cache = EncoderCache()
+    first = load_encoder("caffe", "cpu", cache=cache)
+    assert load_encoder("caffe", torch.device("cpu"), cache=cache) is first
+    assert load_encoder("caffe", "cpu", last_layer="relu2_1", cache=cache) is not first
+    assert cache.loads == len(cache) == 2
+    assert load_encoder("caffe", "cpu") is not first  # no cache: a call loads its own
 
 
 def test_local_state_dict_file(tmp_path):
