@@ -73,6 +73,18 @@ class WebUI:
             self.identity.set_cookie(resp, cookie, secure=self.secure_cookie)
         return resp
 
+    async def button_owner(self, request: web.Request) -> int | None:
+        """The web owner posting a one-button form (cancel, forget): None unless the request
+        carries this browser's cookie and CSRF token and comes from our origin."""
+        owner = self.identity.owner_of(request)
+        if owner is None or not self.identity.origin_ok(request):
+            return None
+        fields = await request.post()  # a tiny urlencoded form (aiohttp caps bodies at 1 MiB)
+        token = fields.get("csrf")
+        if not self.identity.csrf_ok(request, owner, token if isinstance(token, str) else None):
+            return None
+        return owner
+
     def forbidden(self) -> web.Response:
         """The answer to a POST without this browser's CSRF token or from another origin."""
         resp = self.render("message.html", status=403, title="Refused", message=CSRF_MESSAGE)

@@ -119,12 +119,8 @@ class JobPages:
 
     async def cancel(self, request: web.Request) -> web.StreamResponse:
         ui = self.ui
-        owner = ui.identity.owner_of(request)
-        if owner is None or not ui.identity.origin_ok(request):
-            return ui.forbidden()
-        form = await request.post()  # a tiny urlencoded form (aiohttp caps bodies at 1 MiB)
-        token = form.get("csrf")
-        if not ui.identity.csrf_ok(request, owner, token if isinstance(token, str) else None):
+        owner = await ui.button_owner(request)
+        if owner is None:
             return ui.forbidden()
         job_id = int(request.match_info["id"])
         job = await self._visible_job(request)

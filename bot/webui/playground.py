@@ -161,12 +161,8 @@ class Playground:
         """Delete every job and image of this browser's web user (`store.forget_user`), then
         drop its cookie: the next visit is a new web user."""
         ui = self.ui
-        owner = ui.identity.owner_of(request)
-        if owner is None or not ui.identity.origin_ok(request):
-            return ui.forbidden()
-        fields = await request.post()  # a tiny urlencoded form (aiohttp caps bodies at 1 MiB)
-        token = fields.get("csrf")
-        if not ui.identity.csrf_ok(request, owner, token if isinstance(token, str) else None):
+        owner = await ui.button_owner(request)
+        if owner is None:
             return ui.forbidden()
         result = await ui.store.forget_user(owner)
         log.info("web user forgotten: %d job(s), %d image(s)", result.jobs, result.images)
