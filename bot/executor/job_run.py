@@ -45,6 +45,7 @@ class JobRun:
         self.claimed = claimed
         self.job_id: int = claimed.job.id
         self.token: str | None = claimed.token  # fences every write of this attempt
+        self.recording = False  # the outcome is being written: later heartbeats may not own it
         self.store = store
         self.worker_id = worker_id
         self.options = options
@@ -93,7 +94,10 @@ class JobRun:
         return outcome
 
     def lost(self) -> None:
-        """The job is no longer ours (requeued as stale?): stop the engine, write nothing."""
+        """The job is no longer ours (requeued as stale?): stop the engine, write nothing.
+        A heartbeat that raced our own recording of the outcome says so too: nothing to do."""
+        if self.recording:
+            return
         if not self.stop():
             log.warning("job %d is no longer ours (requeued as stale?); abandoning it", self.job_id)
         self.stop.set("lost")
@@ -150,6 +154,7 @@ class JobRun:
             self.lost()
 
     async def _record(self, outcome: Outcome) -> None:
+        self.recording = True
         store, wid, job_id, reason = self.store, self.worker_id, self.job_id, self.stop.reason
         token = self.token
         if outcome.kind == "succeeded":
