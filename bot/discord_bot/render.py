@@ -28,15 +28,17 @@ STATUS_ICON = {
 }
 
 
-def settings_line(job: Job) -> str:
-    """One line summarising a job's engine options."""
+def settings_line(job: Job, *, weights: bool = True) -> str:
+    """One line summarising a job's engine options (`weights`: with the styles' blend)."""
     p = job.params
     parts = [f"{p.size} px", p.preset, f"strength ×{p.style_strength:g}"]
     if p.preserve_colors:
         parts.append("original colours")
     if len(job.styles) > 1:
-        weights = " + ".join(f"{w:g}" for _, w in job.styles)
-        parts.append(f"{len(job.styles)} styles ({weights})")
+        blend = " + ".join(f"{w:g}" for _, w in job.styles)
+        parts.append(
+            f"{len(job.styles)} styles ({blend})" if weights else f"{len(job.styles)} styles"
+        )
     if p.private:
         parts.append("private")
     return " · ".join(parts)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bot.discord_bot.render import settings_line
 from bot.store import Job
 from bot.store.gallery import gallery_path
 from bot.webui.images import (
@@ -22,9 +23,9 @@ from bot.webui.images import (
     LARGE,
     SMALL,
     THUMB_SIDES,
-    extension,
     image_response,
     not_modified,
+    stored_image_response,
 )
 
 if TYPE_CHECKING:
@@ -45,14 +46,9 @@ NOT_FOUND = "There is no gallery page here."
 
 
 def settings_text(job: Job) -> str:
-    """A job's options in one line, as the cards show them."""
-    p = job.params
-    parts = [f"{p.size} px", p.preset, f"strength ×{p.style_strength:g}"]
-    if p.preserve_colors:
-        parts.append("original colours")
-    if len(job.styles) > 1:
-        parts.append(f"{len(job.styles)} styles")
-    return " · ".join(parts)
+    """A job's options in one line, as the cards show them (no blend weights; a gallery job
+    is never private, so `settings_line` adds nothing else)."""
+    return settings_line(job, weights=False)
 
 
 def _id(text: str | None) -> int | None:
@@ -166,20 +162,15 @@ class Gallery:
 
     async def image(self, request: web.Request) -> web.Response:
         """A gallery job's full image (its result or an input), immutable by sha."""
-        sha = request.match_info["sha"]
         if not await self._shows(request):
             return self._not_found()
-        etag = f'"{sha}"'
-        unchanged = not_modified(request, etag, IMMUTABLE)
-        if unchanged is not None:
-            return unchanged
-        stored = await self.ui.store.get_image(sha)
-        if stored is None:
-            return self._not_found()
-        filename = None
-        if "download" in request.query:
-            filename = f"pastiche-{request.match_info['job']}.{extension(stored.fmt)}"
-        return image_response(stored, etag, IMMUTABLE, filename=filename)
+        resp = await stored_image_response(
+            request,
+            self.ui.store,
+            request.match_info["sha"],
+            download_stem=f"pastiche-{request.match_info['job']}",
+        )
+        return resp or self._not_found()
 
     async def thumb(self, request: web.Request) -> web.Response:
         """A thumbnail of a gallery job's image, made once and kept in the store."""

@@ -118,6 +118,22 @@ def image_response(
     return web.Response(body=image.data, content_type=ctype, headers=headers)
 
 
+async def stored_image_response(
+    request: web.Request, store: Store, sha: str, *, download_stem: str
+) -> web.Response | None:
+    """A stored image by its sha, immutable: a 304 when the browser has it, else its bytes
+    (as `download_stem`.<ext> when `?download` is asked); None when it is gone."""
+    etag = f'"{sha}"'
+    unchanged = not_modified(request, etag, IMMUTABLE)
+    if unchanged is not None:
+        return unchanged
+    stored = await store.get_image(sha)
+    if stored is None:
+        return None
+    filename = f"{download_stem}.{extension(stored.fmt)}" if "download" in request.query else None
+    return image_response(stored, etag, IMMUTABLE, filename=filename)
+
+
 def extension(fmt: str) -> str:
     """File extension of a stored format."""
     return "jpg" if fmt == "jpeg" else fmt

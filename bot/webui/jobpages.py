@@ -8,13 +8,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bot.store import Job, JobStatus, QueueInfo, Viewer, can_see, unseen_message
-from bot.webui.images import (
-    IMAGE_TYPES,
-    IMMUTABLE,
-    extension,
-    image_response,
-    not_modified,
-)
+from bot.webui.images import IMAGE_TYPES, stored_image_response
 from bot.webui.pages import duration
 
 if TYPE_CHECKING:
@@ -148,18 +142,9 @@ class JobPages:
         sha = request.match_info["sha"]
         if job is None or sha not in {job.result_sha, job.content_sha, *(s for s, _ in job.styles)}:
             return self._unseen(request, "image")
-        etag = f'"{sha}"'
-        unchanged = not_modified(request, etag, IMMUTABLE)
-        if unchanged is not None:
-            return unchanged
-        stored = await self.ui.store.get_image(sha)
-        if stored is None:
-            return self._unseen(request, "image")
-        filename = None
-        if "download" in request.query:
-            stem = f"pastiche-{job.id}" if sha == job.result_sha else f"job-{job.id}-input"
-            filename = f"{stem}.{extension(stored.fmt)}"
-        return image_response(stored, etag, IMMUTABLE, filename=filename)
+        stem = f"pastiche-{job.id}" if sha == job.result_sha else f"job-{job.id}-input"
+        resp = await stored_image_response(request, self.ui.store, sha, download_stem=stem)
+        return resp or self._unseen(request, "image")
 
     async def _state(self, job: Job) -> dict[str, Any]:
         store = self.ui.store
