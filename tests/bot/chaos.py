@@ -155,6 +155,12 @@ class Tally:
         return "\n".join(lines)
 
 
+def nonce_replays(fake: FakeDiscord) -> list[RecordedCall]:
+    """The posts the fake answered with an earlier message of the same nonce (its note names
+    that message: "duplicate of message ID")."""
+    return [c for c in fake.calls if "duplicate of message" in c.note]
+
+
 def fault_counts(chaoses: list[Any]) -> dict[str, int]:
     """Faults injected per kind (429, 500, reset; struck before or after handling) over runs of
     `fake.chaos`."""

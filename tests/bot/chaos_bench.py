@@ -28,6 +28,7 @@ from tests.bot.chaos import (
     ChaosRun,
     chaos_env,
     fault_counts,
+    nonce_replays,
     submit_jobs,
     three_users,
 )
@@ -62,7 +63,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
             tally = await run.tally()
         finally:
             await run.close()
-    replays = sum("duplicate of message" in c.note for c in fake.calls)
+    replays = len(nonce_replays(fake))
     print(tally.summary())
     print(f"bot kills {len(run.bot_kills)} ({len(run.armed_kills)} right after a result post)")
     print(f"executor kills {len(run.executor_kills)}")

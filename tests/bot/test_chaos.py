@@ -19,6 +19,7 @@ from tests.bot.chaos import (
     ChaosRun,
     chaos_env,
     fault_counts,
+    nonce_replays,
     submit_jobs,
     three_users,
 )
@@ -74,7 +75,7 @@ async def test_every_job_is_delivered_exactly_once_through_crashes_and_faults(
             print((tmp_path / "bot.log").read_text(errors="replace")[-4000:])
 
     injected = fault_counts(faults)
-    replays = [c for c in fake.calls if "duplicate of message" in c.note]
+    replays = nonce_replays(fake)
     print(tally.summary())
     print(f"bot kills {run.bot_kills}; executor kills {run.executor_kills}")
     print(
