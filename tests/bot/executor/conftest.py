@@ -145,6 +145,23 @@ def inputs(fixture_images: Path) -> dict[str, ImageBlob]:
     }
 
 
+# A job whose seed makes `bot.executor.testhooks` kill the executor that runs it.
+POISON_SEED = 424242
+POISON_ENV = {"NST_TEST_CRASH_SEED": str(POISON_SEED)}
+
+
+async def submit_poison(store: Store, inputs: dict[str, ImageBlob]) -> Job:
+    """Queue the job that kills every executor started with POISON_ENV."""
+    return await store.submit(
+        5,
+        None,
+        None,
+        inputs["tubingen"],
+        [(inputs["starry_night"], 1.0)],
+        JobParams(size=64, preset="fast", seed=POISON_SEED),
+    )
+
+
 async def submit_many(
     store: Store,
     inputs: dict[str, ImageBlob],

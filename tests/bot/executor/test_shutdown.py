@@ -13,7 +13,14 @@ from pathlib import Path
 from bot.executor.supervisor import Supervisor
 from bot.settings import Settings
 from bot.store import JobParams, JobStatus, Store
-from tests.bot.executor.conftest import all_finished, executor_env, submit_many, wait_for
+from tests.bot.executor.conftest import (
+    POISON_ENV,
+    all_finished,
+    executor_env,
+    submit_many,
+    submit_poison,
+    wait_for,
+)
 from tests.bot.executor.test_worker import running_on
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -149,19 +156,12 @@ async def test_a_job_that_kills_its_executor_under_a_live_supervisor_still_count
     sqlite_url, store, inputs, tmp_path: Path
 ):
     log = tmp_path / "executors.log"
-    poison = await store.submit(
-        5,
-        None,
-        None,
-        inputs["tubingen"],
-        [(inputs["starry_night"], 1.0)],
-        JobParams(size=64, preset="fast", seed=424242),
-    )
+    poison = await submit_poison(store, inputs)
     sup = Supervisor(
         _settings(sqlite_url),
         1,
         host="box",
-        env=executor_env(sqlite_url, NST_TEST_CRASH_SEED="424242"),
+        env=executor_env(sqlite_url, **POISON_ENV),
         output=log,
         backoff_base_s=0.2,
     )

@@ -15,12 +15,14 @@ from PIL import Image
 
 from bot.store import ImageBlob, Job, JobParams, JobStatus, Store
 from tests.bot.executor.conftest import (
+    POISON_ENV,
     TINY,
     Cluster,
     ExecutorProc,
     all_finished,
     jobs_by_id,
     submit_many,
+    submit_poison,
     wait_for,
 )
 
@@ -176,16 +178,9 @@ async def test_kill_9_mid_job_five_times_loses_and_duplicates_nothing(store, clu
 
 
 async def test_a_job_that_kills_two_executors_fails_as_internal_error(store, cluster, inputs):
-    poison = await store.submit(
-        5,
-        None,
-        None,
-        inputs["tubingen"],
-        [(inputs["starry_night"], 1.0)],
-        JobParams(size=64, preset="fast", seed=424242),
-    )
+    poison = await submit_poison(store, inputs)
     normal = (await submit_many(store, inputs, 1))[0]
-    crash_env = {"NST_TEST_CRASH_SEED": "424242"}
+    crash_env = POISON_ENV
 
     first = cluster.spawn("p1", **crash_env)
     assert await asyncio.to_thread(first.wait, 90) == 86, first.log()
