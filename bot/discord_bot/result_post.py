@@ -39,7 +39,9 @@ async def prepare_result(
     """The result of `job` (its image bytes `data`) ready to post, with its side images and,
     where the web face has a `public_url` and the server's gallery is on, a link there."""
     limit = upload_limit(job)
-    gallery_on = job.guild_id is not None and await store.gallery_enabled(job.guild_id)
+    # Ask the store only when there is a public address to link to.
+    guild = job.guild_id
+    gallery_on = bool(public_url) and guild is not None and await store.gallery_enabled(guild)
     sides = await side_tiles(store, job, limit)
     result = ShownResult(
         data, f"pastiche-{job.id}", limit, sides, gallery_link(job, public_url, gallery_on)
