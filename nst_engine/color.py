@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 # RGB → YIQ (NTSC); Y carries luminance, I/Q the chroma.
@@ -27,11 +29,31 @@ def _sqrtm(cov: torch.Tensor, inverse: bool = False) -> torch.Tensor:
 
 def match_color(source: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """`source` (1,3,H,W in [0,1]) recoloured to the mean and covariance of `reference`."""
+    return match_stats(source, *_mean_cov(reference))
+
+
+def mixture_stats(
+    images: Sequence[tuple[torch.Tensor, float]],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Colour mean and covariance of the weighted mixture of several images' pixels."""
+    total = sum(w for _, w in images)
+    mean = second = None
+    for img, weight in images:
+        mu, cov = _mean_cov(img)
+        # The mixture's E[x] and E[xxᵀ] are the weighted means of the images' own.
+        m, s = mu * (weight / total), (cov + mu @ mu.t()) * (weight / total)
+        mean, second = (m, s) if mean is None or second is None else (mean + m, second + s)
+    if mean is None or second is None:
+        raise ValueError("no images to take colour statistics from")
+    return mean, second - mean @ mean.t()
+
+
+def match_stats(source: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
+    """`source` (1,3,H,W in [0,1]) recoloured to colour mean `mean` (3,1), covariance `cov`."""
     mu_s, cov_s = _mean_cov(source)
-    mu_r, cov_r = _mean_cov(reference)
-    transform = _sqrtm(cov_r) @ _sqrtm(cov_s, inverse=True)
+    transform = _sqrtm(cov.to(cov_s)) @ _sqrtm(cov_s, inverse=True)
     pixels = source.reshape(3, -1).double()
-    out = transform @ (pixels - mu_s) + mu_r
+    out = transform @ (pixels - mu_s) + mean.to(mu_s)
     return out.reshape(source.shape).to(source.dtype).clamp_(0.0, 1.0)
 
 

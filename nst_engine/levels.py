@@ -19,9 +19,9 @@ from nst_engine.presets import Preset
 from nst_engine.results import Progress
 from nst_engine.vgg import CONTENT_LAYERS, VGGEncoder
 
-# Defaults of the objective (tuned with nst_engine.metrics on the reference pairs).
-CONTENT_WEIGHT = 1.0
-STYLE_WEIGHT = 7.0
+# Defaults of the objective (tuned with nst_engine.bench on the reference pairs); the
+# content's weight is the preset's.
+STYLE_WEIGHT = 9.0
 TV_WEIGHT = 1.0
 FIRST_STEP = 0.05  # largest pixel change of the first (gradient-descent) L-BFGS step
 HISTORY = 32
@@ -65,9 +65,12 @@ class PyramidObjective:
         fine: Objective,
         coarse: Objective | None = None,
         coarse_size: tuple[int, int] | None = None,
+        coarse_weight: float = 0.5,
     ) -> None:
-        """`coarse_size` is the (height, width) the image is downscaled to for `coarse`."""
+        """`coarse_size` is the (height, width) the image is downscaled to for `coarse`,
+        whose share of the loss is `coarse_weight`."""
         self.fine, self.coarse, self.coarse_size = fine, coarse, coarse_size
+        self.coarse_weight = coarse_weight
 
     @property
     def uses_autocast(self) -> bool:
@@ -86,11 +89,12 @@ class PyramidObjective:
             x, size=self.coarse_size, mode="bilinear", antialias=True, align_corners=False
         )
         p2 = self.coarse(small)
+        a, b = 1 - self.coarse_weight, self.coarse_weight
         return LossParts(
-            (parts.total + p2.total) / 2,
-            (parts.content + p2.content) / 2,
-            (parts.style + p2.style) / 2,
-            (parts.tv + p2.tv) / 2,
+            a * parts.total + b * p2.total,
+            a * parts.content + b * p2.content,
+            a * parts.style + b * p2.style,
+            a * parts.tv + b * p2.tv,
         )
 
 
@@ -172,7 +176,9 @@ class LevelRunner:
         else:
             small_c, small_target = coarse
             small = self._objective(small_c, small_target, COARSE_LAYERS)
-            objective = PyramidObjective(fine, small, (small_c.shape[-2], small_c.shape[-1]))
+            objective = PyramidObjective(
+                fine, small, (small_c.shape[-2], small_c.shape[-1]), self.preset.coarse_weight
+            )
         return self._optimise(level, self._func(objective, level), start)
 
     def _func(self, objective: PyramidObjective, level: _Level) -> Func:
@@ -220,7 +226,7 @@ class LevelRunner:
             self.encoder,
             content_feats,
             target,
-            content_weight=CONTENT_WEIGHT,
+            content_weight=self.preset.content_weight,
             style_weight=self.style_weight,
             tv_weight=self.tv_weight,
             style_layers=style_layers,

@@ -1,7 +1,8 @@
-"""Quality presets: the coarse-to-fine pyramid and the per-scale iteration budgets."""
+"""Quality presets: the coarse-to-fine levels and the per-level iteration budgets."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,24 +12,32 @@ MIN_LONG_SIDE = 64  # coarsest pyramid level; smaller maps carry too little styl
 
 @dataclass(frozen=True)
 class Preset:
-    """`iterations[i]` is the L-BFGS budget of scale i, coarse to fine (finest last).
+    """A coarse-to-fine schedule: level i has long side `scales[i]` × the output's and an
+    L-BFGS budget of `iterations[i]` steps (finest last, at scale 1).
 
-    Levels are √2 apart in long side (each has half the pixels of the next), so a level
-    costs half the next per step: the coarse levels, where the style's large-scale structure
-    forms, get most iterations.
+    A level costs (its scale)² of a full-size one per step, so the coarse levels, where the
+    style's large-scale structure forms, get most iterations.
     """
 
     name: str
     iterations: tuple[int, ...]
+    scales: tuple[float, ...]
+    # The finest level's loss mixes its own size's objective with the previous level's
+    # (`PyramidObjective`): this is the previous size's share.
+    coarse_weight: float = 0.5
+    # Content weight relative to the style's: a preset that stops before the style has
+    # fully taken hold weights the content more, so the photo stays recognisable.
+    content_weight: float = 1.0
     # Early stop: leave a scale when the loss fell by less than `stall_tol` (relative)
     # over the last `stall_window` iterations, once `min_iterations` are done.
     stall_window: int = 10
     stall_tol: float = 0.005
     min_iterations: int = 10
 
-    @property
-    def levels(self) -> int:
-        return len(self.iterations)
+    def __post_init__(self) -> None:
+        ascending = all(a < b for a, b in itertools.pairwise(self.scales))
+        if len(self.scales) != len(self.iterations) or self.scales[-1] != 1.0 or not ascending:
+            raise ValueError(f"preset {self.name!r}: one scale per level, rising to 1.0")
 
     def plan(self, size: int) -> tuple[list[int], list[int]]:
         """Long sides and iteration budgets of this preset's levels for an output of `size`.
@@ -37,10 +46,11 @@ class Preset:
         coarsest level kept, so a small output still gets the coarse levels' work (at a
         size where it is cheap) instead of only the finest level's few steps.
         """
-        sizes = pyramid(size, self.levels)
-        budgets = list(self.iterations[-len(sizes) :])
-        budgets[0] += sum(self.iterations[: -len(sizes)])
-        return sizes, budgets
+        sizes = [round(size * s) for s in self.scales]
+        kept = [s for s in sizes if s >= MIN_LONG_SIDE] or [size]
+        budgets = list(self.iterations[-len(kept) :])
+        budgets[0] += sum(self.iterations[: -len(kept)])
+        return kept, budgets
 
     def stalled(self, losses: Sequence[float], k: int) -> bool:
         """Whether a level whose losses so far are `losses` (k steps done) should stop."""
@@ -49,21 +59,25 @@ class Preset:
         now = losses[-1]
         return losses[-self.stall_window - 1] - now < self.stall_tol * abs(now)
 
-    def coarse_level(self, levels: int) -> int:
-        """The level the finest of `levels` levels also scores at (the one below it)."""
-        return levels - 2
 
-
+_ROOT2 = math.sqrt(2)
 PRESETS: dict[str, Preset] = {
-    # Cost in 512 px evaluations: a level costs half the next per step, and the finest level
-    # also scores the image at the previous size (+½). standard ≈ 30 + 35 + 15 = 80 at most,
-    # against ≈ 125 for the former (200, 70, 35), with the reference scores kept
-    # (nst_engine.bench). Starting lower (128 or 181 px) was cheaper still but moved the
-    # content too far on golden_gate × the_scream (content 0.53 and 0.44 against ≤ 0.44):
-    # a small level's style target imposes strokes that are large for the frame.
-    "fast": Preset("fast", (60, 30), stall_tol=0.02),
-    "standard": Preset("standard", (120, 70, 10)),
-    "high": Preset("high", (300, 200, 100, 60), stall_tol=0.002),
+    # Tuned with `make bench` (nst_engine.bench) against the reference scores, which are
+    # measured at 384 px: a coarse level at ¾ of the output forms the style at about the
+    # scale it is judged at, and the finest level, scored mostly (coarse_weight) at that
+    # size too, adds the full size's detail without undoing it. standard costs ≈ 55 × 0.56
+    # + 8 × 1.56 ≈ 43 full-size evaluations, against ≈ 80 for the former √2 pyramid
+    # (256, 362, 512 px; 120, 70, 10 steps), with the reference scores kept. Pyramids that
+    # start lower (128–256 px) cost less per step but impose strokes sized for a smaller
+    # frame, which the later levels have to undo (worse content and style in equal time).
+    "fast": Preset("fast", (32, 4), (0.75, 1.0), coarse_weight=0.8, content_weight=1.6),
+    "standard": Preset("standard", (55, 8), (0.75, 1.0), coarse_weight=0.8),
+    "high": Preset(
+        "high",
+        (300, 200, 100, 60),
+        (1 / _ROOT2**3, 1 / 2, 1 / _ROOT2, 1.0),
+        stall_tol=0.002,
+    ),
 }
 
 
@@ -73,10 +87,3 @@ def get_preset(name: str) -> Preset:
         return PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
-
-
-def pyramid(size: int, levels: int) -> list[int]:
-    """Long sides coarse→fine, ≈√2 apart, ending at `size`, none below MIN_LONG_SIDE."""
-    sizes = [round(size / math.sqrt(2) ** k) for k in reversed(range(levels))]
-    kept = [s for s in sizes if s >= MIN_LONG_SIDE]
-    return kept or [size]

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from nst_engine import color
-from nst_engine.convert import scaled_size, to_image, to_tensor
+from nst_engine.convert import resize_long_side, scaled_size, to_image, to_tensor
 from nst_engine.device import available_memory_bytes, configure, is_oom, select_device
 from nst_engine.encoder_cache import EncoderCache
 from nst_engine.errors import Cancelled, OutOfMemoryError
@@ -29,6 +29,7 @@ from nst_engine.style_cache import StyleTargetCache
 from nst_engine.vgg import STYLE_LAYERS, VGGEncoder, load_encoder
 
 MIN_SHORT_SIDE = 32  # relu5_1 sees 1/16 of the input; keep its map at least 2 px wide
+COLOUR_STATS_SIDE = 256  # colour statistics need no detail: styles are sampled this small
 BYTES_PER_PIXEL = 3200  # measured-ish: VGG activations + grads + L-BFGS history, fp32
 
 StyleSpec = Image.Image | tuple[Image.Image, float]
@@ -128,6 +129,22 @@ class LevelInputs:
 
     def content_at(self, w: int, h: int) -> torch.Tensor:
         return to_tensor(self.content.resize((w, h), Image.Resampling.LANCZOS), self.dev)
+
+    def first_guess(self, c: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The coarsest level's starting image: the `init` image (from `c`, the content at
+        that size) in the styles' colour statistics, unless the content's colours are kept.
+
+        Starting in the style's palette leaves L-BFGS the strokes to form rather than the
+        colours too (the shallow layers' style loss starts lower).
+        """
+        x = _init_image(c, self.options.init, generator)
+        if self.options.preserve_colors:
+            return x
+        small = [
+            (to_tensor(resize_long_side(img, min(max(img.size), COLOUR_STATS_SIDE)), self.dev), w)
+            for img, w, _ in self.styles
+        ]
+        return color.match_stats(x, *color.mixture_stats(small))
 
     def at(self, long_side: int, autocast: Autocast | None) -> tuple[torch.Tensor, StyleTarget]:
         """The content image and the style target at one pyramid level's long side."""
@@ -268,13 +285,11 @@ def _run_levels(
             # `run.autocast` is None once bf16 fell back to fp32.
             c, target = inputs.at(plan[i], run.autocast)
             _, _, h, w = c.shape
-            start = (
-                _init_image(c, inputs.options.init, generator) if x is None else _upsample(x, w, h)
-            )
+            start = inputs.first_guess(c, generator) if x is None else _upsample(x, w, h)
             # The finest level also keeps a coarser level's statistics (LevelRunner.scale).
             coarse = None
             if i > 0 and i == len(plan) - 1:
-                coarse = inputs.at(plan[run.preset.coarse_level(len(plan))], run.autocast)
+                coarse = inputs.at(plan[i - 1], run.autocast)
             x = run.scale(i, plan, budgets, content=c, target=target, start=start, coarse=coarse)
         except Cancelled:
             raise

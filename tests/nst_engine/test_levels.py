@@ -51,11 +51,11 @@ def test_coarse_term_averages_with_the_downscaled_image(content_img, style_img):
         )
 
     size = tuple(small_c.shape[-2:])
-    both = PyramidObjective(fine, coarse, size)
+    both = PyramidObjective(fine, coarse, size, coarse_weight=0.8)
     x = (c + 0.1 * torch.randn_like(c)).clamp(0, 1)
     small = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
     with torch.no_grad():
-        expected = (fine(x).total + coarse(small).total) / 2
+        expected = 0.2 * fine(x).total + 0.8 * coarse(small).total
         got = both(x).total
     torch.testing.assert_close(got, expected)
 
@@ -63,7 +63,7 @@ def test_coarse_term_averages_with_the_downscaled_image(content_img, style_img):
     leaf = x.clone().requires_grad_()
     both(leaf).total.backward()
     leaf_fine = x.clone().requires_grad_()
-    (fine(leaf_fine).total / 2).backward()
+    (0.2 * fine(leaf_fine).total).backward()
     assert not torch.allclose(leaf.grad, leaf_fine.grad, rtol=1e-3, atol=1e-6)
 
 
@@ -71,12 +71,13 @@ def test_only_the_finest_level_gets_the_coarse_term(content_img, style_img, monk
     seen: list[tuple[int, int] | None] = []
     real_init = PyramidObjective.__init__
 
-    def spy(self, fine, coarse=None, coarse_size=None):
-        seen.append(coarse_size)
-        real_init(self, fine, coarse, coarse_size)
+    def spy(self, fine, coarse=None, coarse_size=None, coarse_weight=0.5):
+        seen.append((coarse_size, coarse_weight))
+        real_init(self, fine, coarse, coarse_size, coarse_weight)
 
     monkeypatch.setattr(PyramidObjective, "__init__", spy)
     result = stylize(content_img, [style_img], size=96, preset="fast", seed=0)
     assert len(result.sizes) == 2
     coarse_w, coarse_h = result.sizes[0]
-    assert seen == [None, (coarse_h, coarse_w)]
+    weight = get_preset("fast").coarse_weight
+    assert seen == [(None, 0.5), ((coarse_h, coarse_w), weight)]

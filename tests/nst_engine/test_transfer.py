@@ -11,6 +11,7 @@ from nst_engine import Cancelled, Progress, StylizeResult, stylize, transfer
 from nst_engine.color import to_yiq
 from nst_engine.convert import to_tensor
 from nst_engine.losses import gram
+from nst_engine.options import StylizeOptions
 from nst_engine.style_cache import StyleTargetCache
 from nst_engine.vgg import load_encoder
 
@@ -38,6 +39,28 @@ def test_output_keeps_aspect_ratio_and_requested_size(content_img, style_img):
     result = stylize(content_img, [style_img], size=72, preset="fast")
     assert result.image.size == (72, 54)
     assert result.image.mode == "RGB"
+
+
+@pytest.mark.parametrize("init", ["content", "noise"])
+@pytest.mark.parametrize("preserve_colors", [False, True])
+def test_the_first_guess_takes_the_styles_colours(content_img, style_img, init, preserve_colors):
+    enc = load_encoder("caffe", "cpu")
+    opts = StylizeOptions(init=init, preserve_colors=preserve_colors)
+    styles = transfer._styles([style_img])
+    inputs = transfer.LevelInputs(
+        encoder=enc, dev=torch.device("cpu"), content=content_img, styles=styles, options=opts
+    )
+    c = inputs.content_at(64, 40)
+    guess = inputs.first_guess(c, torch.Generator().manual_seed(0))
+    assert guess.shape == c.shape
+    mean = guess.mean(dim=(0, 2, 3))
+    style_mean = to_tensor(style_img).mean(dim=(0, 2, 3))
+    if preserve_colors:  # the style is recoloured to the content instead: the guess is plain
+        plain = transfer._init_image(c, init, torch.Generator().manual_seed(0))
+        torch.testing.assert_close(guess, plain)
+    else:
+        assert torch.allclose(mean, style_mean, atol=0.03), (mean, style_mean)
+        assert not torch.allclose(c.mean(dim=(0, 2, 3)), style_mean, atol=0.03)
 
 
 def test_seed_makes_noise_init_reproducible(content_img, style_img):
@@ -154,8 +177,8 @@ def test_out_of_memory_falls_back_to_a_smaller_result(content_img, style_img):
             raise torch.OutOfMemoryError("simulated: CUDA out of memory")
 
     result = stylize(content_img, [style_img], size=96, preset="fast", callback=oom_at_finest)
-    assert result.image.size == (68, 51)
-    assert result.notes == ["out of memory at 96 px; kept the 68 px result"]
+    assert result.image.size == (72, 54)  # fast's coarse level: ¾ of 96 px
+    assert result.notes == ["out of memory at 96 px; kept the 72 px result"]
     with pytest.raises(OutOfMemoryError, match="64 px"):
         stylize(content_img, [style_img], size=64, preset="fast", callback=oom_at_finest)
 
