@@ -21,7 +21,7 @@ from nst_engine.vgg import CONTENT_LAYERS, VGGEncoder
 
 # Defaults of the objective (tuned with nst_engine.bench on the reference pairs); the
 # content's weight is the preset's.
-STYLE_WEIGHT = 9.0
+STYLE_WEIGHT = 8.3
 TV_WEIGHT = 1.0
 FIRST_STEP = 0.05  # largest pixel change of the first (gradient-descent) L-BFGS step
 HISTORY = 32
