@@ -36,15 +36,13 @@ def mixture_stats(
     images: Sequence[tuple[torch.Tensor, float]],
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Colour mean and covariance of the weighted mixture of several images' pixels."""
-    total = sum(w for _, w in images)
-    mean = second = None
-    for img, weight in images:
-        mu, cov = _mean_cov(img)
-        # The mixture's E[x] and E[xxᵀ] are the weighted means of the images' own.
-        m, s = mu * (weight / total), (cov + mu @ mu.t()) * (weight / total)
-        mean, second = (m, s) if mean is None or second is None else (mean + m, second + s)
-    if mean is None or second is None:
+    if not images:
         raise ValueError("no images to take colour statistics from")
+    total = sum(w for _, w in images)
+    stats = [(*_mean_cov(img), w / total) for img, w in images]
+    # The mixture's E[x] and E[xxᵀ] are the weighted means of the images' own.
+    mean = torch.stack([mu * f for mu, _, f in stats]).sum(0)
+    second = torch.stack([(cov + mu @ mu.t()) * f for mu, cov, f in stats]).sum(0)
     return mean, second - mean @ mean.t()
 
 

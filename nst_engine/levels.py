@@ -52,7 +52,7 @@ class Adam:
 
 
 class PyramidObjective:
-    """The objective of one pyramid level, optionally averaged with a coarser level's.
+    """The objective of one pyramid level, optionally mixed with a coarser level's.
 
     Deep Gram statistics matched at one pixel grid only degrade when the image is viewed at
     another size, so the finest level also scores the image downscaled (antialiased, so the

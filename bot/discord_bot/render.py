@@ -35,10 +35,8 @@ def settings_line(job: Job, *, weights: bool = True) -> str:
     if p.preserve_colors:
         parts.append("original colours")
     if len(job.styles) > 1:
-        blend = " + ".join(f"{w:g}" for _, w in job.styles)
-        parts.append(
-            f"{len(job.styles)} styles ({blend})" if weights else f"{len(job.styles)} styles"
-        )
+        blend = " (" + " + ".join(f"{w:g}" for _, w in job.styles) + ")" if weights else ""
+        parts.append(f"{len(job.styles)} styles{blend}")
     if p.private:
         parts.append("private")
     return " · ".join(parts)

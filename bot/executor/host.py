@@ -5,8 +5,8 @@ Measured by `python -m bot.executor.bench --section hosts`: on a CPU, one single
 executor per core served a queue sooner than one executor using every core (eight 512 px
 `standard` jobs on 2 cores: 327 s against 380 s, 1.16× the jobs per hour), since a lone
 L-BFGS run scales poorly across threads. A GPU host runs one executor: it keeps the device
-busy alone. Torch-free: the bot process decides before any
-executor starts, so a GPU is recognised by its driver, not by CUDA.
+busy alone. Torch-free: the bot process decides before any executor starts, so a GPU is
+recognised by its driver, not by CUDA.
 """
 
 from __future__ import annotations
