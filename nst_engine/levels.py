@@ -21,12 +21,10 @@ from nst_engine.vgg import CONTENT_LAYERS, VGGEncoder
 
 # Defaults of the objective (tuned with nst_engine.bench on the reference pairs); the
 # content's weight is the preset's.
-STYLE_WEIGHT = 8.3
+STYLE_WEIGHT = 8.6
 TV_WEIGHT = 1.0
 FIRST_STEP = 0.05  # largest pixel change of the first (gradient-descent) L-BFGS step
 HISTORY = 32
-# Layers the finest level also scores at the previous level's size (None: all style layers).
-COARSE_LAYERS: tuple[str, ...] | None = ("relu3_1", "relu4_1", "relu5_1")
 
 
 class Adam:
@@ -57,7 +55,10 @@ class PyramidObjective:
     Deep Gram statistics matched at one pixel grid only degrade when the image is viewed at
     another size, so the finest level also scores the image downscaled (antialiased, so the
     gradient flows through it) to the previous level's size, keeping what that level
-    established.
+    established. The downscale is bicubic, close to the Lanczos filter images are viewed
+    (and scored) through: bilinear's softer kernel hides the fine texture the shallow layers
+    measure, so the finest level would be kept close to a view nobody sees (in tuning,
+    bilinear cost 0.013 of style distance on Golden Gate × Woman with a Hat).
     """
 
     def __init__(
@@ -86,7 +87,7 @@ class PyramidObjective:
         if self.coarse is None:
             return parts
         small = F.interpolate(
-            x, size=self.coarse_size, mode="bilinear", antialias=True, align_corners=False
+            x, size=self.coarse_size, mode="bicubic", antialias=True, align_corners=False
         )
         p2 = self.coarse(small)
         a, b = 1 - self.coarse_weight, self.coarse_weight
@@ -175,7 +176,7 @@ class LevelRunner:
             objective = PyramidObjective(fine)
         else:
             small_c, small_target = coarse
-            small = self._objective(small_c, small_target, COARSE_LAYERS)
+            small = self._objective(small_c, small_target)
             objective = PyramidObjective(
                 fine, small, (small_c.shape[-2], small_c.shape[-1]), self.preset.coarse_weight
             )
@@ -214,12 +215,7 @@ class LevelRunner:
 
         return func
 
-    def _objective(
-        self,
-        c: torch.Tensor,
-        target: StyleTarget,
-        style_layers: Sequence[str] | None = None,
-    ) -> Objective:
+    def _objective(self, c: torch.Tensor, target: StyleTarget) -> Objective:
         with torch.no_grad():
             content_feats = self.encoder(c, CONTENT_LAYERS)
         return Objective(
@@ -229,7 +225,6 @@ class LevelRunner:
             content_weight=self.preset.content_weight,
             style_weight=self.style_weight,
             tv_weight=self.tv_weight,
-            style_layers=style_layers,
             autocast=self.autocast,
         )
 

@@ -119,7 +119,6 @@ class Objective:
         style_weight: float,
         tv_weight: float,
         layer_weights: Mapping[str, float] | None = None,
-        style_layers: Sequence[str] | None = None,
         autocast: Autocast | None = None,
     ) -> None:
         self.encoder = encoder
@@ -133,14 +132,6 @@ class Objective:
         raw = {k: float(lw.get(k, 1.0)) for k in style.grams}
         norm = sum(raw.values())
         self.layer_weights = {k: v / norm for k, v in raw.items()}
-        if style_layers is not None:
-            # Score only these layers, each weighted as it is among all style layers.
-            kept = [k for k in style.grams if k in style_layers]
-            style = StyleTarget(
-                {k: style.grams[k] for k in kept}, {k: style.norms[k] for k in kept}
-            )
-            self.style = style
-            self.layer_weights = {k: self.layer_weights[k] for k in kept}
         self.layers = tuple(self.content) + tuple(k for k in style.grams if k not in self.content)
         self.autocast = autocast
 

@@ -66,13 +66,13 @@ PRESETS: dict[str, Preset] = {
     # measured at 384 px: a coarse level at ¾ of the output forms the style at about the
     # scale it is judged at, and the finest level, scored mostly (coarse_weight) at that
     # size too, adds the full size's detail without undoing it (a few steps: more of them
-    # trade the judged scale's statistics for the full size's). standard costs ≈ 50 × 0.56
-    # + 4 × 1.56 ≈ 34 full-size evaluations, against ≈ 80 for the former √2 pyramid
+    # trade the judged scale's statistics for the full size's). standard costs ≈ 60 × 0.56
+    # + 4 × 1.56 ≈ 40 full-size evaluations, against ≈ 80 for the former √2 pyramid
     # (256, 362, 512 px; 120, 70, 10 steps), with the reference scores kept. Pyramids that
     # start lower (128–256 px) cost less per step but impose strokes sized for a smaller
     # frame, which the later levels have to undo (worse content and style in equal time).
     "fast": Preset("fast", (32, 4), (0.75, 1.0), coarse_weight=0.8, content_weight=1.6),
-    "standard": Preset("standard", (50, 4), (0.75, 1.0), coarse_weight=0.8),
+    "standard": Preset("standard", (60, 4), (0.75, 1.0), coarse_weight=0.8),
     "high": Preset(
         "high",
         (300, 200, 100, 60),

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
 from nst_engine import levels, stylize, transfer
 from nst_engine.convert import to_tensor
-from nst_engine.levels import COARSE_LAYERS, LevelRunner, PyramidObjective
+from nst_engine.levels import LevelRunner, PyramidObjective
 from nst_engine.presets import get_preset
-from nst_engine.vgg import STYLE_LAYERS, load_encoder
+from nst_engine.vgg import load_encoder
 
 CPU = torch.device("cpu")
 
@@ -41,19 +40,12 @@ def test_coarse_term_averages_with_the_downscaled_image(content_img, style_img):
     c, target = _level(content_img, style_img, 96)
     small_c, small_target = _level(content_img, style_img, 68)
     fine = runner._objective(c, target)
-    coarse = runner._objective(small_c, small_target, COARSE_LAYERS)
-
-    # Only the chosen deep layers are scored at the coarse size, each weighted as usual.
-    assert set(coarse.style.grams) == set(COARSE_LAYERS) != set(STYLE_LAYERS)
-    for layer in COARSE_LAYERS:
-        assert coarse.style_weight * coarse.layer_weights[layer] == pytest.approx(
-            fine.style_weight * fine.layer_weights[layer]
-        )
+    coarse = runner._objective(small_c, small_target)
 
     size = tuple(small_c.shape[-2:])
     both = PyramidObjective(fine, coarse, size, coarse_weight=0.8)
     x = (c + 0.1 * torch.randn_like(c)).clamp(0, 1)
-    small = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+    small = F.interpolate(x, size=size, mode="bicubic", antialias=True, align_corners=False)
     with torch.no_grad():
         expected = 0.2 * fine(x).total + 0.8 * coarse(small).total
         got = both(x).total
