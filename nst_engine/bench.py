@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -20,7 +19,7 @@ import time
 from pathlib import Path
 from typing import TypedDict
 
-from nst_engine.precision import AUTO, BF16, FP32, PRECISIONS
+from nst_engine.precision import AUTO, BF16, FP32, PRECISIONS, describe_cpu
 from nst_engine.precision import resolve as resolve_precision
 
 # The reference images, looked for (after --images and $NST_BENCH_IMAGES) relative to the
@@ -362,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     sections = args.section or list(SECTIONS)
     load = os.getloadavg()
     parts = [
-        f"## nst_engine benchmark — {platform.processor() or platform.machine()}, "
+        f"## nst_engine benchmark — {describe_cpu()}, "
         f"device {args.device}, {args.threads} threads, torch {torch.__version__}, "
         f"load average at start {load[0]:.1f}"
     ]

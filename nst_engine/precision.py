@@ -5,12 +5,14 @@ support (compute capability 8.0+), CPUs with AMX-BF16 or AVX512-BF16 — and fp3
 because emulated bf16 (converting around fp32 kernels) is slower than plain fp32. Gram
 matrices, losses and the L-BFGS state are fp32 in either case (see `losses.gram`).
 
-Only `resolve` and `native_bf16` need torch; `parse` and `cpu_flags_have_bf16` are plain Python.
+Only `resolve` and `native_bf16` need torch; the rest is plain Python.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import platform
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,18 +61,32 @@ def cpu_flags_have_bf16(flags: Iterable[str]) -> bool:
     return not CPU_BF16_FLAGS.isdisjoint(flags)
 
 
-@functools.lru_cache(maxsize=4)  # read once per process: every `stylize` call asks
-def read_cpu_flags(path: Path = CPUINFO) -> frozenset[str] | None:
-    """The first CPU's feature flags from /proc/cpuinfo, or None where there is no such file."""
+def _cpuinfo_field(name: str, path: Path) -> str | None:
+    """The first CPU's `name` field from /proc/cpuinfo, or None where there is none."""
     try:
         text = path.read_text(errors="replace")
     except OSError:
         return None
     for line in text.splitlines():
         key, sep, value = line.partition(":")
-        if sep and key.strip() == "flags":
-            return frozenset(value.split())
+        if sep and key.strip() == name:
+            return value.strip()
     return None
+
+
+@functools.lru_cache(maxsize=4)  # read once per process: every `stylize` call asks
+def read_cpu_flags(path: Path = CPUINFO) -> frozenset[str] | None:
+    """The first CPU's feature flags from /proc/cpuinfo, or None where there is no such file."""
+    flags = _cpuinfo_field("flags", path)
+    return None if flags is None else frozenset(flags.split())
+
+
+def describe_cpu(path: Path = CPUINFO) -> str:
+    """This host's CPU for benchmark headers: model, core count and its native-bf16 flags."""
+    model = _cpuinfo_field("model name", path) or platform.processor() or platform.machine()
+    flags = read_cpu_flags(path) or frozenset()
+    have = ", ".join(f"{f}={'yes' if f in flags else 'no'}" for f in sorted(CPU_BF16_FLAGS))
+    return f"{model}; {os.cpu_count()} cores; {have}"
 
 
 def _torch_cpu_has_bf16() -> bool:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import os
 import statistics
@@ -29,7 +28,7 @@ from PIL import Image
 
 from bot.store import ImageBlob, Job, JobParams, JobStatus, Store, migrate
 from nst_engine.bench import _images_dir
-from nst_engine.precision import CPU_BF16_FLAGS, read_cpu_flags
+from nst_engine.precision import describe_cpu
 
 POLL_S = 0.05
 READY_TIMEOUT_S = 300.0
@@ -48,17 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cpu_line() -> str:
-    """This host's CPU: model name, core count, and its native-bf16 flags."""
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                model = line.partition(":")[2].strip()
-                break
-    flags = read_cpu_flags() or frozenset()
-    have = ", ".join(f"{f}={'yes' if f in flags else 'no'}" for f in sorted(CPU_BF16_FLAGS))
-    load = os.getloadavg()[0]
-    return f"CPU: {model}; {os.cpu_count()} cores; {have}; load average {load:.1f}"
+    """This host's CPU (`precision.describe_cpu`) and its load average."""
+    return f"CPU: {describe_cpu()}; load average {os.getloadavg()[0]:.1f}"
 
 
 def _blob(path: Path) -> ImageBlob:

@@ -14,6 +14,7 @@ from nst_engine import precision, stylize
 from nst_engine.metrics import score
 from nst_engine.precision import (
     cpu_flags_have_bf16,
+    describe_cpu,
     native_bf16,
     parse,
     read_cpu_flags,
@@ -98,6 +99,14 @@ def test_cpu_flags_come_from_cpuinfo_and_are_none_without_it(tmp_path: Path):
     arm = tmp_path / "arm"
     arm.write_text("processor\t: 0\nFeatures\t: fp asimd bf16\n")
     assert read_cpu_flags(arm) is None
+
+
+def test_benchmarks_name_the_cpu_and_its_bf16_flags(tmp_path: Path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: Test CPU 9000\nflags\t\t: fpu avx512_bf16\n")
+    line = describe_cpu(info)
+    assert line.startswith("Test CPU 9000; ")
+    assert "amx_bf16=no, avx512_bf16=yes" in line
 
 
 def test_without_cpuinfo_torch_is_asked(monkeypatch):
