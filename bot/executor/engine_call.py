@@ -72,6 +72,11 @@ class EngineOptions:
     max_size: int = 1024
     max_pixels: int = 40_000_000
     preview_every: int = 10
+    # The engine renders a preview once this long since its last one; ProgressRelay forwards
+    # one per its own, longer interval. Rendering more often than forwarding means each
+    # forwarded preview is at most a step late (at equal intervals half of them would be
+    # dropped for arriving a moment early, doubling the gap the user sees).
+    preview_interval_s: float = 1.0
     bf16: str | bool = "auto"  # the BF16 setting; nst_engine.precision decides what it means
     # Style Gram targets kept for this process's life: a style used again costs no VGG pass.
     style_cache: StyleTargetCache = field(default_factory=StyleTargetCache)
@@ -109,6 +114,7 @@ def run_job(
             precision=options.bf16,
             callback=callback,
             preview_every=options.preview_every,
+            preview_interval_s=options.preview_interval_s,
             should_stop=should_stop,
             style_cache=options.style_cache,
             encoders=options.encoders,

@@ -16,6 +16,7 @@ from bot.executor.engine_call import (
     StopFlag,
     run_job,
 )
+from bot.executor.job_run import PREVIEW_INTERVAL_S
 from bot.settings import Settings
 from bot.store import JobParams
 from nst_engine.errors import Cancelled, OutOfMemoryError
@@ -117,6 +118,19 @@ def test_size_is_capped_by_the_executors_max_size(fixture_images):
         stylize=stylize,
     )
     assert seen["size"] == 256
+
+
+def test_the_engine_renders_previews_more_often_than_the_relay_forwards_them(fixture_images):
+    seen: dict = {}
+
+    def stylize(content, styles, **kwargs):
+        seen.update(kwargs)
+        raise Cancelled()
+
+    data = _png(fixture_images / "tubingen.jpg")
+    run_job(JobInput(1, data, [(data, 1.0)], JobParams(size=64)), EngineOptions(), stylize=stylize)
+    assert 0 < seen["preview_interval_s"] == EngineOptions().preview_interval_s
+    assert seen["preview_interval_s"] < PREVIEW_INTERVAL_S
 
 
 def test_the_bf16_setting_reaches_the_engine_and_the_ran_precision_the_outcome(fixture_images):
