@@ -104,7 +104,8 @@ def test_engine_exceptions_map_to_outcomes(fixture_images, caplog):
     assert record.exc_info is not None and record.exc_info[0] is ZeroDivisionError
 
 
-def test_size_is_capped_by_the_executors_max_size(fixture_images):
+def _engine_arguments(fixture_images, size: int, options: EngineOptions) -> dict:
+    """The keyword arguments `run_job` calls the engine with, for a job of `size`."""
     seen: dict = {}
 
     def stylize(content, styles, **kwargs):
@@ -112,23 +113,17 @@ def test_size_is_capped_by_the_executors_max_size(fixture_images):
         raise Cancelled()
 
     data = _png(fixture_images / "tubingen.jpg")
-    run_job(
-        JobInput(1, data, [(data, 0.5)], JobParams(size=4096)),
-        EngineOptions(max_size=256),
-        stylize=stylize,
-    )
+    run_job(JobInput(1, data, [(data, 0.5)], JobParams(size=size)), options, stylize=stylize)
+    return seen
+
+
+def test_size_is_capped_by_the_executors_max_size(fixture_images):
+    seen = _engine_arguments(fixture_images, 4096, EngineOptions(max_size=256))
     assert seen["size"] == 256
 
 
 def test_the_engine_renders_previews_more_often_than_the_relay_forwards_them(fixture_images):
-    seen: dict = {}
-
-    def stylize(content, styles, **kwargs):
-        seen.update(kwargs)
-        raise Cancelled()
-
-    data = _png(fixture_images / "tubingen.jpg")
-    run_job(JobInput(1, data, [(data, 1.0)], JobParams(size=64)), EngineOptions(), stylize=stylize)
+    seen = _engine_arguments(fixture_images, 64, EngineOptions())
     assert 0 < seen["preview_interval_s"] == EngineOptions().preview_interval_s
     assert seen["preview_interval_s"] < PREVIEW_INTERVAL_S
 
